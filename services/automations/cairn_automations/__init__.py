@@ -1,0 +1,1 @@
+"""Automations: event filters and webhook deliveries with a persisted retry schedule."""

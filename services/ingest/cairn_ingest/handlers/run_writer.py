@@ -1,0 +1,38 @@
+"""The run writer: applies run lifecycle events to the runs collection, one writer per run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import structlog
+from cairn_shared.events.envelope import Envelope
+from cairn_shared.events.runs import RunFinished, RunStarted
+from cairn_shared.kafka.consumer import Handler, on
+
+from cairn_ingest.adapters.run_repository import RunRepository
+
+log = structlog.get_logger(__name__)
+
+
+def run_writer_handlers(runs: RunRepository) -> Mapping[str, Handler]:
+    async def started(envelope: Envelope, event: RunStarted) -> None:
+        created = await runs.add_started(
+            path=envelope.subject,
+            entity=envelope.entity,
+            project=envelope.project,
+            run_id=event.run_id,
+            name=event.name,
+            job_type=event.job_type,
+            config=event.config,
+            started_at=event.started_at,
+            started_by=envelope.actor,
+        )
+        if not created:
+            log.info("run.start_redelivered", run=envelope.subject)
+
+    async def finished(envelope: Envelope, event: RunFinished) -> None:
+        await runs.mark_finished(
+            envelope.subject, exit_code=event.exit_code, finished_at=event.finished_at
+        )
+
+    return dict([on(RunStarted, started), on(RunFinished, finished)])

@@ -1,0 +1,1 @@
+"""Manifest: artifact sequences, versions, manifests, artifact aliases and lineage."""

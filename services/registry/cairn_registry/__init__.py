@@ -1,0 +1,1 @@
+"""Registry: registered models, links, model aliases and the action history."""

@@ -1,0 +1,1 @@
+"""Storage: the blob index and presigned upload and download sessions on S3."""

@@ -1,0 +1,1 @@
+"""The aiohttp app factory and what every service's HTTP side shares."""

@@ -1,0 +1,1 @@
+"""Kafka access: the idempotent publisher, the consumer runner, and topic administration."""

@@ -1,0 +1,271 @@
+"""The consumer runner: decode, dispatch to a handler, and commit only after the effect is durable.
+
+Delivery is at least once and every handler is idempotent on the event id, so the runner's
+only duties are ordering (one partition at a time, in offset order), never committing an offset
+whose effect is not durable, and never losing an event that keeps failing: such an event goes to
+the dead-letter topic, with the reason, before its offset is committed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure
+
+from cairn_shared.events.envelope import Envelope, EventData
+from cairn_shared.events.schema_registry import SCHEMAS, SchemaRegistry, UnknownEventError
+from cairn_shared.events.topics import Topic, topic_name
+from cairn_shared.kafka.publisher import KafkaEventPublisher
+from cairn_shared.retry import until_available
+from cairn_shared.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Handler = Callable[[Envelope, EventData], Awaitable[None]]
+E = TypeVar("E", bound=EventData)
+
+
+def on(event: type[E], handler: Callable[[Envelope, E], Awaitable[None]]) -> tuple[str, Handler]:
+    """One row of a dispatch table: ``dict([on(RunStarted, started), ...])``, typed per event."""
+
+    async def dispatch(envelope: Envelope, data: EventData) -> None:
+        if not isinstance(data, event):
+            raise PermanentError(f"{envelope.type} decoded as {type(data).__name__}")
+        await handler(envelope, data)
+
+    return event.type, dispatch
+
+
+class Record(Protocol):
+    """What the runner reads of an aiokafka ``ConsumerRecord`` (aiokafka ships no type hints)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+# Outages of our own dependencies are retried for as long as they last: dead-lettering an event
+# because the database is down would lose it from the normal flow for no fault of its own.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,
+    KafkaError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+class _ShutdownRequestedError(Exception):
+    """Stop was asked while a handler waited out an outage: leave the event uncommitted."""
+
+
+class PermanentError(Exception):
+    """A handler's verdict that retrying cannot help: the event goes to the dead-letter topic."""
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    first_delay_s: float = 0.2
+    max_delay_s: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.first_delay_s * 2.0 ** (attempt - 1), self.max_delay_s)
+
+
+class ConsumerRunner:
+    """Runs one consumer group member over ``topics`` with a handler per event type."""
+
+    WAIT_FOR_HANDLER_S = 5.0
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        group_id: str,
+        topics: Sequence[Topic],
+        handlers: Mapping[str, Handler],
+        dead_letters: KafkaEventPublisher,
+        schemas: SchemaRegistry = SCHEMAS,
+        retry: RetryPolicy = RetryPolicy(),
+        on_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._group_id = group_id
+        self._topics = [topic_name(t, settings.kafka_topic_prefix) for t in topics]
+        self._handlers = dict(handlers)
+        self._dead_letters = dead_letters
+        self._schemas = schemas
+        self._retry = retry
+        self._on_start = on_start
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap,
+            group_id=group_id,
+            client_id=f"cairn-{settings.service}",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_interval_ms=300_000,
+        )
+        # Offsets whose effect is durable but not yet committed, and the lock that makes a
+        # partition's "handle then record offset" step atomic with respect to a rebalance.
+        self._done: dict[TopicPartition, int] = {}
+        self._lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self.processed = 0
+
+    async def run(self) -> None:
+        """Consume until ``stop()``; commits what was handled before it returns."""
+        if self._on_start is not None:  # e.g. create indexes before the first write
+            await until_available(
+                "database", self._on_start, retry_on=TRANSIENT_ERRORS, deadline_s=600
+            )
+        self._consumer.subscribe(self._topics, listener=_CommitOnRevoke(self))
+        await until_available("kafka", self._consumer.start, retry_on=(KafkaError,))
+        log.info("consumer.started", group=self._group_id, topics=self._topics)
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(timeout_ms=500, max_records=500)
+                for tp, records in batches.items():
+                    try:
+                        await self._process_partition_batch(tp, records)
+                    finally:
+                        await self.commit()
+        except _ShutdownRequestedError:
+            pass
+        finally:
+            with contextlib.suppress(KafkaError, IllegalStateError):
+                await self.commit()
+            await self._consumer.stop()
+            log.info("consumer.stopped", group=self._group_id, processed=self.processed)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        offsets = {
+            tp: offset
+            for tp, offset in self._done.items()
+            if partitions is None or tp in partitions
+        }
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # We lost the partition in a rebalance: its new owner re-handles from the last
+            # committed offset, which is harmless because handlers are idempotent.
+            log.warning("consumer.commit_failed", group=self._group_id, error=str(exc))
+        for tp, offset in offsets.items():
+            if self._done.get(tp) == offset:
+                del self._done[tp]
+
+    async def commit_before_revoke(self, revoked: Sequence[TopicPartition]) -> None:
+        """Commit what was handled on partitions the group is about to hand to another member.
+
+        Waits a little for an in-flight handler so its offset is committed too; a handler stuck
+        on an outage must not stall the whole group, and idempotence covers the rest.
+        """
+        try:
+            await asyncio.wait_for(self._lock.acquire(), self.WAIT_FOR_HANDLER_S)
+        except TimeoutError:
+            await self.commit(revoked)
+            return
+        try:
+            await self.commit(revoked)
+        finally:
+            self._lock.release()
+
+    async def _process_partition_batch(self, tp: TopicPartition, records: list[Record]) -> None:
+        for record in records:
+            if self._stopping.is_set():
+                return
+            async with self._lock:
+                if tp not in self._consumer.assignment():
+                    return  # revoked while we were busy: the new owner takes over from here
+                await self._process(record)
+                self._done[tp] = record.offset + 1
+                self.processed += 1
+
+    async def _process(self, record: Record) -> None:
+        try:
+            envelope = Envelope.from_bytes(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, f"undecodable envelope: {exc.error_count()} errors")
+            return
+        handler = self._handlers.get(envelope.type)
+        if handler is None:
+            return  # topics carry several event types; each group handles the ones it needs
+        try:
+            data = self._schemas.decode(envelope)
+        except (UnknownEventError, ValidationError, KeyError) as exc:
+            await self._dead_letter(record, f"invalid {envelope.type} payload: {exc}")
+            return
+        with structlog.contextvars.bound_contextvars(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            request_id=envelope.requestid or None,
+            group=self._group_id,
+        ):
+            await self._handle_with_retries(handler, envelope, data, record)
+
+    async def _handle_with_retries(
+        self, handler: Handler, envelope: Envelope, data: EventData, record: Record
+    ) -> None:
+        failures = outages = 0
+        while True:
+            try:
+                await handler(envelope, data)
+            except PermanentError as exc:
+                await self._dead_letter(record, str(exc))
+                return
+            except TRANSIENT_ERRORS as exc:
+                if self._stopping.is_set():
+                    raise _ShutdownRequestedError from exc
+                outages += 1
+                log.warning("handler.dependency_down", attempt=outages, error=repr(exc))
+                await asyncio.sleep(self._retry.delay(outages))
+            except Exception as exc:
+                failures += 1
+                if failures >= self._retry.attempts:
+                    log.exception("handler.failed", attempts=failures)
+                    await self._dead_letter(record, f"{type(exc).__name__}: {exc}")
+                    return
+                log.warning("handler.retrying", attempt=failures, error=repr(exc))
+                await asyncio.sleep(self._retry.delay(failures))
+            else:
+                return
+
+    async def _dead_letter(self, record: Record, reason: str) -> None:
+        log.error("event.dead_lettered", topic=record.topic, offset=record.offset, reason=reason)
+        headers = [
+            *[(k, v) for k, v in record.headers],
+            ("cairn_dlq_reason", reason[:1000].encode()),
+            ("cairn_dlq_group", self._group_id.encode()),
+            ("cairn_dlq_origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+        ]
+        await self._dead_letters.send_raw(
+            Topic.DEAD_LETTER, value=record.value or b"", key=record.key, headers=headers
+        )
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self._runner.commit_before_revoke(revoked)
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        names = sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)
+        log.info("consumer.assigned", partitions=names)

@@ -1,0 +1,68 @@
+"""MongoDB access through PyMongo's async API.
+
+Code here must stay correct on FerretDB 1.x as on MongoDB: no multi-document transactions,
+change streams or TTL indexes, and no document with two concurrent writers. Uniqueness is
+enforced by unique indexes on insert, never by read-then-write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from cairn_shared.settings import Settings
+
+Document = dict[str, Any]
+Database = AsyncDatabase[Document]
+Collection = AsyncCollection[Document]
+
+
+def create_client(settings: Settings) -> AsyncMongoClient[Document]:
+    """A client that fails fast: readiness and handlers need to learn of an outage in seconds."""
+    return AsyncMongoClient(
+        settings.mongo_url.get_secret_value(),
+        serverSelectionTimeoutMS=settings.mongo_timeout_ms,
+        connectTimeoutMS=settings.mongo_timeout_ms,
+        tz_aware=True,
+        appname=f"cairn-{settings.service}",
+    )
+
+
+async def ping(client: AsyncMongoClient[Document]) -> None:
+    await client.admin.command("ping")
+
+
+async def insert_once(collection: Collection, document: Mapping[str, Any]) -> bool:
+    """Insert ``document`` unless its ``_id`` (or another unique key) exists; True if inserted.
+
+    The way a redelivered event re-finds its own write: the duplicate key is the proof.
+    """
+    try:
+        await collection.insert_one(dict(document))
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+async def ensure_indexes(collection: Collection, indexes: Iterable[IndexModel]) -> None:
+    models = list(indexes)
+    if models:
+        await collection.create_indexes(models)
+
+
+def encode_mapping(values: Mapping[str, Any]) -> list[Document]:
+    """A user dictionary as ``[{"k": key, "v": value}]``.
+
+    User keys may contain ``.`` or start with ``$``, which must never become field names;
+    this shape keeps them data and still lets a query filter on ``{"k": ..., "v": ...}``.
+    """
+    return [{"k": key, "v": value} for key, value in values.items()]
+
+
+def decode_mapping(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    return {item["k"]: item["v"] for item in items}
