@@ -41,26 +41,33 @@ def create_app(
     contexts: Sequence[CleanupCtx] = (),
     probes: Mapping[str, AppProbe] | None = None,
 ) -> web.Application:
+    app = base_app(settings, routes=routes)
+    readiness = app[READINESS]
+    readiness.add("mongodb", lambda: ping(app[MONGO]))
+    for name, probe in (probes or {}).items():
+        readiness.add(name, _bind(probe, app))
+    app.cleanup_ctx.append(mongo_context)
+    app.cleanup_ctx.extend(contexts)
+    app.cleanup_ctx.append(readiness.context)
+    return app
+
+
+def base_app(settings: Settings, *, routes: Iterable[web.AbstractRouteDef] = ()) -> web.Application:
+    """The HTTP skeleton without resources: middlewares, health, metrics and ``routes``.
+
+    Authentication needs ``AUTH_CACHE``, which ``mongo_context`` provides (or a test does).
+    """
     app = web.Application(
         middlewares=[request_context, json_errors, authenticate],
         client_max_size=settings.max_body_bytes,
     )
     app[SETTINGS] = settings
     app[METRICS] = HttpMetrics.create(settings.service)
-    readiness = Readiness(interval_s=settings.readiness_interval_s)
-    app[READINESS] = readiness
-    readiness.add("mongodb", lambda: ping(app[MONGO]))
-    for name, probe in (probes or {}).items():
-        readiness.add(name, _bind(probe, app))
-
+    app[READINESS] = Readiness(interval_s=settings.readiness_interval_s)
     app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz_handler(readiness))
+    app.router.add_get("/readyz", readyz_handler(app[READINESS]))
     app.router.add_get("/metrics", app[METRICS].handler)
     app.router.add_routes(list(routes))
-
-    app.cleanup_ctx.append(mongo_context)
-    app.cleanup_ctx.extend(contexts)
-    app.cleanup_ctx.append(readiness.context)
     return app
 
 

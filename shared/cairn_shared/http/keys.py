@@ -18,13 +18,10 @@ IDENTITY = web.AppKey("identity", MongoIdentityStore)
 PUBLISHER = web.AppKey("publisher", KafkaEventPublisher)
 READINESS = web.AppKey("readiness", Readiness)
 
-# Request-scoped values live in the request mapping under these plain names.
-PRINCIPAL = "cairn.principal"
-REQUEST_ID = "cairn.request_id"
+PRINCIPAL = web.RequestKey("principal", Principal)
+REQUEST_ID = web.RequestKey("request_id", str)
 
 
 def principal(request: web.Request) -> Principal:
-    """The authenticated caller; the auth middleware guarantees it on every non-public route."""
-    value = request[PRINCIPAL]
-    assert isinstance(value, Principal)  # noqa: S101 - an invariant of the middleware chain
-    return value
+    """The authenticated caller; the auth middleware sets it on every non-public route."""
+    return request[PRINCIPAL]

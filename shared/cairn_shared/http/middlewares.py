@@ -10,7 +10,6 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from cairn_shared.auth.keys import key_from_authorization
-from cairn_shared.auth.principal import Principal
 from cairn_shared.http.auth_cache import AUTH_CACHE
 from cairn_shared.http.errors import HTTP_CODES, ApiError, error_response
 from cairn_shared.http.keys import PRINCIPAL, REQUEST_ID
@@ -43,14 +42,14 @@ async def request_context(request: web.Request, handler: HandlerFn) -> web.Strea
             route_name = route.canonical if route is not None else "unmatched"
             request.app[METRICS].observe(request.method, route_name, status, elapsed)
             if request.path not in PUBLIC_PATHS:
-                principal = request.get(PRINCIPAL)
+                caller = request.get(PRINCIPAL)
                 log.info(
                     "http.request",
                     method=request.method,
                     path=request.path,
                     status=status,
                     duration_ms=round(elapsed * 1000, 2),
-                    user=principal.user if isinstance(principal, Principal) else None,
+                    user=caller.user if caller is not None else None,
                 )
 
 
@@ -70,8 +69,11 @@ async def json_errors(request: web.Request, handler: HandlerFn) -> web.StreamRes
             for e in exc.errors(include_url=False, include_input=False)
         ]
         return error_response(
-            400, "invalid_request", "the request body is not valid",
-            request_id=request_id, details={"errors": errors},
+            400,
+            "invalid_request",
+            "the request body is not valid",
+            request_id=request_id,
+            details={"errors": errors},
         )
     except web.HTTPException as exc:
         if exc.status < 400:
@@ -86,7 +88,9 @@ async def json_errors(request: web.Request, handler: HandlerFn) -> web.StreamRes
     except Exception:
         log.exception("http.unhandled_error", path=request.path)
         return error_response(
-            500, "internal", "internal error; the request id identifies it in the logs",
+            500,
+            "internal",
+            "internal error; the request id identifies it in the logs",
             request_id=request_id,
         )
 
@@ -99,7 +103,8 @@ async def authenticate(request: web.Request, handler: HandlerFn) -> web.StreamRe
     key = key_from_authorization(request.headers.get("Authorization", ""))
     if key is None:
         raise ApiError(
-            401, "unauthorized",
+            401,
+            "unauthorized",
             "missing API key: send 'Authorization: Bearer <key>' (run `cairn login`)",
         )
     principal = await request.app[AUTH_CACHE].principal(key)

@@ -11,9 +11,7 @@ RUN_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 def check_run_id(run_id: str) -> str:
     if not RUN_ID.fullmatch(run_id):
-        raise ValueError(
-            f"invalid run id {run_id!r}: use 1-64 letters, digits, '_' or '-'"
-        )
+        raise ValueError(f"invalid run id {run_id!r}: use 1-64 letters, digits, '_' or '-'")
     return run_id
 
 
