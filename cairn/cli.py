@@ -58,3 +58,7 @@ def _viewer(config: ClientConfig) -> dict[str, Any]:
     finally:
         client.close()
     return viewer
+
+
+if __name__ == "__main__":
+    main()

@@ -8,7 +8,7 @@ from aiohttp import web
 from cairn_shared.events.topics import Topic
 from cairn_shared.http.app import create_app as create_base_app
 from cairn_shared.http.app import kafka_probe, publisher_context
-from cairn_shared.http.keys import MONGO, PUBLISHER, SETTINGS
+from cairn_shared.http.keys import IDENTITY, MONGO, PUBLISHER, SETTINGS
 from cairn_shared.kafka.consumer import ConsumerRunner
 from cairn_shared.service import consumer_context
 from cairn_shared.settings import Settings
@@ -40,7 +40,7 @@ def run_writer(app: web.Application) -> ConsumerRunner:
         app[SETTINGS],
         group_id="ingest.run-writer",
         topics=[Topic.RUNS],
-        handlers=run_writer_handlers(runs),
+        handlers=run_writer_handlers(runs, app[IDENTITY]),
         dead_letters=app[PUBLISHER],
         on_start=runs.setup,
     )

@@ -12,10 +12,11 @@ from cairn_shared.auth.principal import Principal
 
 
 class AuthCache:
-    """Caches hits and misses for ``ttl_s``: a revoked key or a new role applies within it."""
+    """Caches hits and misses for ``ttl_s``: a revoked key or a new role applies within it
+    everywhere, and at once in the process that made the change (see ``clear``)."""
 
     def __init__(
-        self, store: IdentityStore, *, ttl_s: float = 10.0, max_entries: int = 10_000
+        self, store: IdentityStore, *, ttl_s: float = 5.0, max_entries: int = 10_000
     ) -> None:
         self._store = store
         self._ttl = ttl_s
@@ -33,6 +34,10 @@ class AuthCache:
             self._entries.clear()
         self._entries[digest] = (now + self._ttl, principal)
         return principal
+
+    def clear(self) -> None:
+        """Forget everything: called after an identity change made in this process."""
+        self._entries.clear()
 
 
 AUTH_CACHE = web.AppKey("auth_cache", AuthCache)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import structlog
+from cairn_shared.auth.identity_store import MongoIdentityStore
 from cairn_shared.events.envelope import Envelope
 from cairn_shared.events.runs import RunFinished, RunStarted
 from cairn_shared.kafka.consumer import Handler, on
@@ -14,8 +15,11 @@ from cairn_ingest.adapters.run_repository import RunRepository
 log = structlog.get_logger(__name__)
 
 
-def run_writer_handlers(runs: RunRepository) -> Mapping[str, Handler]:
+def run_writer_handlers(runs: RunRepository, identity: MongoIdentityStore) -> Mapping[str, Handler]:
     async def started(envelope: Envelope, event: RunStarted) -> None:
+        # W&B creates a project on first use. Doing it here rather than in the HTTP handler
+        # keeps that path a single write (the event); the insert is idempotent.
+        await identity.create_project(envelope.entity, envelope.project, created_by=envelope.actor)
         created = await runs.add_started(
             path=envelope.subject,
             entity=envelope.entity,

@@ -8,6 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 from cairn_shared.auth.roles import Role
 from cairn_shared.http.access import require_role
+from cairn_shared.http.auth_cache import AUTH_CACHE
 from cairn_shared.http.errors import ApiError, conflict, forbidden, not_found
 from cairn_shared.http.keys import IDENTITY, principal
 from cairn_shared.http.requests import entity_param, path_param, read_json
@@ -84,6 +85,7 @@ async def create_user(request: web.Request) -> web.Response:
         raise conflict(f"the name {body.name!r} is taken by a user or team")
     await identity.create_user(body.name, is_admin=body.admin)
     key = await identity.create_api_key(body.name, "default")
+    roles_changed(request)
     return web.json_response({"user": body.name, "api_key": key}, status=201)
 
 
@@ -108,6 +110,7 @@ async def create_team(request: web.Request) -> web.Response:
     body = await read_json(request, NewTeam)
     if not await request.app[IDENTITY].create_team(body.name, owner=caller.user):
         raise conflict(f"the name {body.name!r} is taken by a user or team")
+    roles_changed(request)
     return web.json_response({"team": body.name, "admin": caller.user}, status=201)
 
 
@@ -133,6 +136,7 @@ async def set_member(request: web.Request) -> web.Response:
     if user == entity:
         raise ApiError(409, "conflict", "a user is always admin of its own entity")
     await identity.set_role(entity, user, Role.parse(body.role))
+    roles_changed(request)
     return web.json_response({"entity": entity, "user": user, "role": body.role})
 
 
@@ -154,3 +158,9 @@ async def create_project(request: web.Request) -> web.Response:
     return web.json_response(
         {"entity": entity, "project": body.name, "created": created}, status=201 if created else 200
     )
+
+
+def roles_changed(request: web.Request) -> None:
+    """This process forgets the principals it cached, so the change shows on the caller's next
+    request; other processes see it within the cache's lifetime."""
+    request.app[AUTH_CACHE].clear()

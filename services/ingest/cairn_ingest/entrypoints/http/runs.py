@@ -11,7 +11,7 @@ from cairn_shared.events.envelope import Envelope
 from cairn_shared.events.runs import RunFinished, RunStarted
 from cairn_shared.http.access import require_role
 from cairn_shared.http.errors import not_found
-from cairn_shared.http.keys import IDENTITY, PUBLISHER
+from cairn_shared.http.keys import PUBLISHER
 from cairn_shared.http.requests import (
     cause,
     entity_param,
@@ -50,11 +50,9 @@ class FinishRun(BaseModel):
 @routes.post(RUNS_URL)
 async def start_run(request: web.Request) -> web.Response:
     entity, project = entity_param(request), project_param(request)
-    caller = require_role(request, entity, Role.MEMBER)
+    require_role(request, entity, Role.MEMBER)
     body = await read_json(request, StartRun)
     path = run_path(entity, project, body.run_id)
-    # W&B creates a project on first use; so do we (an insert, harmless when it exists).
-    await request.app[IDENTITY].create_project(entity, project, created_by=caller.user)
     event = RunStarted(
         run_id=body.run_id,
         name=body.name or body.run_id,

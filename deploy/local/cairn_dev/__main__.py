@@ -1,0 +1,3 @@
+from cairn_dev.cli import main
+
+main()

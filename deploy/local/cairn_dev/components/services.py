@@ -1,0 +1,49 @@
+"""The five Cairn services, each a `python -m cairn_<name>` process of the workspace venv."""
+
+import sys
+from pathlib import Path
+
+from cairn_dev.components.base import Component
+from cairn_dev.readiness import NotReadyError, http_get
+from cairn_dev.settings import Settings
+
+SERVICES = ("ingest", "manifest", "storage", "registry", "automations")
+
+
+class Service(Component):
+    tier = 1
+    ready_timeout = 45.0
+
+    def __init__(self, settings: Settings, name: str) -> None:
+        super().__init__(settings)
+        self.name = name
+
+    @property
+    def module(self) -> str:
+        return f"cairn_{self.name}"
+
+    @property
+    def backend(self) -> str:
+        return f"python -m {self.module}"
+
+    @property
+    def match(self) -> str:
+        return f"-m {self.module}"
+
+    @property
+    def cwd(self) -> Path:
+        return self.settings.repo
+
+    def command(self) -> list[str]:
+        # sys.executable is the workspace venv's python that runs cairn-dev itself.
+        return [sys.executable, "-m", self.module]
+
+    def env(self) -> dict[str, str]:
+        return {**super().env(), **self.settings.service_env(self.name), "PYTHONUNBUFFERED": "1"}
+
+    def check_ready(self) -> None:
+        # /healthz, not /readyz: readyz may rightly answer 503 while a dependency is down.
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        status, body = http_get(url)
+        if status != 200:
+            raise NotReadyError(f"GET {url} answered {status}: {body[:200]!r}")
