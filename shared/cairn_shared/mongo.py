@@ -7,6 +7,7 @@ enforced by unique indexes on insert, never by read-then-write.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -50,19 +51,31 @@ async def insert_once(collection: Collection, document: Mapping[str, Any]) -> bo
 
 
 async def ensure_indexes(collection: Collection, indexes: Iterable[IndexModel]) -> None:
-    models = list(indexes)
-    if models:
-        await collection.create_indexes(models)
+    """Create ``indexes`` if missing, one command each: FerretDB 1.24 drops the connection
+    (a server-side panic) when one createIndexes names several indexes that already exist."""
+    for model in indexes:
+        await collection.create_indexes([model])
+
+
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def encode_mapping(values: Mapping[str, Any]) -> list[Document]:
-    """A user dictionary as ``[{"k": key, "v": value}]``.
+    """A user dictionary (config, metadata, summary) as ``[{"k": key, "v": value}]``.
 
-    User keys may contain ``.`` or start with ``$``, which must never become field names;
-    this shape keeps them data and still lets a query filter on ``{"k": ..., "v": ...}``.
+    User keys may contain ``.`` or start with ``$``, which must never become field names; this
+    shape keeps them data. Scalars stay queryable (``{"k": "lr", "v": {"$gt": 0.1}}``); nested
+    values are kept as JSON text under ``"j"``, so no user key inside them is a field name either.
     """
-    return [{"k": key, "v": value} for key, value in values.items()]
+    return [
+        {"k": key, "v": value} if isinstance(value, _SCALARS) else {"k": key, "j": _json(value)}
+        for key, value in values.items()
+    ]
 
 
 def decode_mapping(items: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    return {item["k"]: item["v"] for item in items}
+    return {item["k"]: item["v"] if "v" in item else json.loads(item["j"]) for item in items}
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)

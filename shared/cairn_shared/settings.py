@@ -36,6 +36,11 @@ class Settings(BaseSettings):
     s3_bucket: str = "cairn"
     s3_region: str = "us-east-1"
 
+    # Other services, reached directly on the internal network (never through the gateway).
+    storage_url: str = "http://127.0.0.1:18083"
+    manifest_url: str = "http://127.0.0.1:18082"
+    registry_url: str = "http://127.0.0.1:18084"
+
     admin_api_key: SecretStr = SecretStr("")
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")

@@ -65,6 +65,10 @@ class Settings:
             CAIRN_HTTP_HOST="127.0.0.1",
             CAIRN_HTTP_PORT=str(self.ports[name]),
             CAIRN_LOG_FORMAT="json",
+            # Services call each other directly on the internal network, not through the gateway.
+            CAIRN_STORAGE_URL=f"http://127.0.0.1:{self.ports['storage']}",
+            CAIRN_MANIFEST_URL=f"http://127.0.0.1:{self.ports['manifest']}",
+            CAIRN_REGISTRY_URL=f"http://127.0.0.1:{self.ports['registry']}",
         )
         return env
 

@@ -56,9 +56,9 @@ class SchemaRegistry:
 
 
 def _all_schemas() -> list[type[EventData]]:
-    from cairn_shared.events import runs  # noqa: PLC0415 - avoids an import cycle
+    from cairn_shared.events import artifacts, blobs, runs  # noqa: PLC0415 - avoids a cycle
 
-    return [*runs.SCHEMAS]
+    return [*runs.SCHEMAS, *artifacts.SCHEMAS, *blobs.SCHEMAS]
 
 
 SCHEMAS = SchemaRegistry(_all_schemas())
