@@ -16,12 +16,12 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 
 class EventData(BaseModel):
-    """Base class of every event payload. Subclasses set ``type`` and ``version``."""
+    """Base class of every event payload. Subclasses set ``type`` and ``schema_version``."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     type: ClassVar[str]
-    version: ClassVar[int] = 1
+    schema_version: ClassVar[int] = 1
 
     @classmethod
     def example(cls) -> Self:
@@ -30,7 +30,7 @@ class EventData(BaseModel):
 
     @classmethod
     def dataschema(cls) -> str:
-        return f"urn:cairn:event:{cls.type}:v{cls.version}"
+        return f"urn:cairn:event:{cls.type}:v{cls.schema_version}"
 
 
 @dataclass(frozen=True)

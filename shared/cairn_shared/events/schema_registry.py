@@ -29,8 +29,8 @@ class SchemaRegistry:
 
     def register(self, schema: type[EventData]) -> None:
         current = self._latest.get(schema.type)
-        if current is not None and current.version >= schema.version:
-            raise ValueError(f"{schema.type} v{schema.version} is already registered")
+        if current is not None and current.schema_version >= schema.schema_version:
+            raise ValueError(f"{schema.type} v{schema.schema_version} is already registered")
         self._latest[schema.type] = schema
 
     def register_upcaster(self, event_type: str, from_version: int, upcaster: Upcaster) -> None:
@@ -50,15 +50,15 @@ class SchemaRegistry:
         """The envelope's payload as an instance of the latest schema of its type."""
         schema = self.schema(envelope.type)
         data = dict(envelope.data)
-        for version in range(envelope.schema_version, schema.version):
+        for version in range(envelope.schema_version, schema.schema_version):
             data = self._upcasters[(envelope.type, version)](data)
         return schema.model_validate(data)
 
 
 def _all_schemas() -> list[type[EventData]]:
-    from cairn_shared.events import artifacts, blobs, runs  # noqa: PLC0415 - avoids a cycle
+    from cairn_shared.events import artifacts, blobs, registry, runs  # noqa: PLC0415 - a cycle
 
-    return [*runs.SCHEMAS, *artifacts.SCHEMAS, *blobs.SCHEMAS]
+    return [*runs.SCHEMAS, *artifacts.SCHEMAS, *blobs.SCHEMAS, *registry.SCHEMAS]
 
 
 SCHEMAS = SchemaRegistry(_all_schemas())

@@ -59,7 +59,7 @@ def test_every_registered_schema_has_a_valid_example() -> None:
 
 class GreetedV2(EventData):
     type: ClassVar[str] = "run.greeted"
-    version: ClassVar[int] = 2
+    schema_version: ClassVar[int] = 2
     full_name: str
 
     @classmethod
