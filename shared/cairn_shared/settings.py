@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+import json
+from typing import Annotated
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+MIB = 1024 * 1024
+WEEK_S = 7 * 24 * 3600  # the longest expiry a SigV4 presigned URL may have
 
 
 class Settings(BaseSettings):
@@ -35,6 +41,15 @@ class Settings(BaseSettings):
     s3_secret_key: SecretStr = SecretStr("")
     s3_bucket: str = "cairn"
     s3_region: str = "us-east-1"
+    # Worker threads (and pooled connections) for S3 calls: minio-py blocks, so this bounds
+    # how many run at once, apart from the event loop's default executor.
+    s3_concurrency: int = Field(default=32, ge=1, le=256)
+
+    # Storage: blobs above the threshold upload in parts (S3's smallest non-last part is 5 MiB).
+    multipart_threshold_bytes: int = Field(default=64 * MIB, ge=0)
+    multipart_part_bytes: int = Field(default=64 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    presign_expiry_s: int = Field(default=3600, ge=1, le=WEEK_S)  # presigned GETs
+    upload_expiry_s: int = Field(default=6 * 3600, ge=1, le=WEEK_S)  # a big model's parts
 
     # Other services, reached directly on the internal network (never through the gateway).
     storage_url: str = "http://127.0.0.1:18083"
@@ -45,6 +60,33 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
     readiness_interval_s: float = Field(default=1.0, gt=0)
+
+    # Automations: webhook delivery. Lists read from the environment as comma-separated values
+    # (CAIRN_WEBHOOK_ALLOW_NETWORKS=10.0.0.0/8,127.0.0.1/32) or as a JSON list.
+    webhook_allow_networks: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    webhook_allow_http: bool = False  # plain http targets; https only by default
+    webhook_timeout_s: float = Field(default=15.0, gt=0)
+    # Delay before each attempt, from the previous one (Standard Webhooks' suggestion).
+    webhook_retry_schedule_s: Annotated[list[float], NoDecode] = Field(
+        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+        min_length=1,
+    )
+    webhook_retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
+    webhook_max_concurrency_per_target: int = Field(default=8, ge=1)
+    # Fernet keys (comma-separated, the first encrypts) for secrets at rest.
+    secrets_key: SecretStr = SecretStr("")
+    automations_cache_ttl_s: float = Field(default=2.0, ge=0)
+    automations_scan_interval_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("webhook_allow_networks", "webhook_retry_schedule_s", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     @property
     def database_name(self) -> str:

@@ -1,0 +1,148 @@
+"""Opening upload sessions: which blobs the entity already has, and presigned URLs for the rest.
+
+Bytes go from the client straight to S3; a single PUT carries the blob's SHA-256 as
+``x-amz-checksum-sha256``, so S3 itself refuses a corrupted body.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from cairn_shared.blobstore import BlobStore, PresignRequest
+from cairn_shared.manifests import blob_key
+from cairn_shared.settings import Settings
+
+from cairn_storage.adapters.blob_index import BlobIndex
+from cairn_storage.domain.blobs import Blob, checksum_sha256
+from cairn_storage.domain.uploads import (
+    MAX_PRESIGNED_PARTS,
+    PartPlan,
+    is_multipart,
+    plan_parts,
+)
+from cairn_storage.domain.verification import Failure, judge_indexed
+from cairn_storage.service_layer.concurrency import bounded_map
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadPolicy:
+    threshold: int
+    part_bytes: int
+    expires: timedelta
+    concurrency: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> UploadPolicy:
+        return cls(
+            threshold=settings.multipart_threshold_bytes,
+            part_bytes=settings.multipart_part_bytes,
+            expires=timedelta(seconds=settings.upload_expiry_s),
+            concurrency=settings.s3_concurrency,
+        )
+
+
+@dataclass(frozen=True)
+class Sessions:
+    present: list[str]
+    uploads: list[dict[str, Any]]
+    conflicts: list[Failure]  # declared sizes the index contradicts: nothing was opened
+
+
+class TooManyPartsError(ValueError):
+    """The answer would hold more part URLs than one response should carry."""
+
+
+async def open_uploads(
+    entity: str, blobs: Sequence[Blob], *, index: BlobIndex, store: BlobStore, policy: UploadPolicy
+) -> Sessions:
+    known = await index.sizes(entity, [b.digest for b in blobs])
+    conflicts = [
+        verdict
+        for b in blobs
+        if b.digest in known and isinstance(verdict := judge_indexed(b, known[b.digest]), Failure)
+    ]
+    if conflicts:
+        return Sessions(present=[], uploads=[], conflicts=conflicts)
+    present = [b.digest for b in blobs if b.digest in known]
+    missing = [b for b in blobs if b.digest not in known]
+    multipart = [b for b in missing if is_multipart(b.size, policy.threshold)]
+    plans = {b.digest: plan_parts(b.size, policy.part_bytes) for b in multipart}
+    if sum(p.part_count for p in plans.values()) > MAX_PRESIGNED_PARTS:
+        raise TooManyPartsError(
+            f"these blobs need more than {MAX_PRESIGNED_PARTS} part URLs; ask in smaller batches"
+        )
+
+    upload_ids: dict[str, str] = {}
+
+    async def create(blob: Blob) -> None:
+        upload_ids[blob.digest] = await store.create_multipart(blob_key(entity, blob.digest))
+
+    try:
+        await bounded_map(create, multipart, limit=policy.concurrency)
+        requests = [
+            request
+            for blob in missing
+            for request in _presign_requests(entity, blob, plans, upload_ids, policy)
+        ]
+        urls = iter(await store.presign_many(requests))
+    except BaseException:
+        await _abort(entity, upload_ids, store)
+        raise
+    # The URLs come back in request order: one per single PUT, one per part.
+    uploads = [_upload(blob, plans.get(blob.digest), upload_ids, urls) for blob in missing]
+    return Sessions(present=present, uploads=uploads, conflicts=[])
+
+
+def _presign_requests(
+    entity: str,
+    blob: Blob,
+    plans: dict[str, PartPlan],
+    upload_ids: dict[str, str],
+    policy: UploadPolicy,
+) -> list[PresignRequest]:
+    key = blob_key(entity, blob.digest)
+    plan = plans.get(blob.digest)
+    if plan is None:
+        return [PresignRequest("PUT", key, policy.expires)]
+    upload_id = upload_ids[blob.digest]
+    return [
+        PresignRequest("PUT", key, policy.expires, {"uploadId": upload_id, "partNumber": str(n)})
+        for n in range(1, plan.part_count + 1)
+    ]
+
+
+def _upload(
+    blob: Blob, plan: PartPlan | None, upload_ids: dict[str, str], urls: Iterator[str]
+) -> dict[str, Any]:
+    if plan is None:
+        return {
+            "digest": blob.digest,
+            "size": blob.size,
+            "method": "put",
+            "url": next(urls),
+            "headers": {"x-amz-checksum-sha256": checksum_sha256(blob.digest)},
+        }
+    return {
+        "digest": blob.digest,
+        "size": blob.size,
+        "method": "multipart",
+        "upload_id": upload_ids[blob.digest],
+        "part_size": plan.part_size,
+        "parts": [{"part_number": n, "url": next(urls)} for n in range(1, plan.part_count + 1)],
+    }
+
+
+async def _abort(entity: str, upload_ids: dict[str, str], store: BlobStore) -> None:
+    """Best effort: the request failed, so no client will ever use these uploads."""
+    for digest, upload_id in upload_ids.items():
+        with contextlib.suppress(Exception):
+            await store.abort_multipart(blob_key(entity, digest), upload_id)
+    if upload_ids:
+        log.warning("uploads.aborted_after_failure", count=len(upload_ids))
