@@ -50,7 +50,7 @@ def run_writer(app: web.Application) -> ConsumerRunner:
     return ConsumerRunner(
         app[SETTINGS],
         # Prefixed like the topics, so a test's consumers never join the stack's own group.
-        group_id=app[SETTINGS].kafka_topic_prefix + "ingest.run-writer",
+        group_id="ingest.run-writer",
         topics=[Topic.RUNS],
         handlers=run_writer_handlers(runs, app[IDENTITY]),
         dead_letters=app[PUBLISHER],

@@ -53,7 +53,7 @@ def lineage_consumer(app: web.Application) -> ConsumerRunner:
     runs = RunRefRepository(app[MONGO][app[SETTINGS].database_name])
     return ConsumerRunner(
         app[SETTINGS],
-        group_id=group_id(app, "manifest.lineage"),
+        group_id="manifest.lineage",
         topics=[Topic.RUNS],
         handlers=lineage_handlers(runs),
         dead_letters=app[PUBLISHER],
@@ -70,14 +70,9 @@ def artifact_consumer(app: web.Application) -> ConsumerRunner:
 
     return ConsumerRunner(
         app[SETTINGS],
-        group_id=group_id(app, "manifest.artifacts"),
+        group_id="manifest.artifacts",
         topics=[Topic.ARTIFACTS],
         handlers=ArtifactWriter(artifacts, submissions, app[PUBLISHER]).handlers(),
         dead_letters=app[PUBLISHER],
         on_start=setup,
     )
-
-
-def group_id(app: web.Application, name: str) -> str:
-    """Prefixed like the topics, so a test's consumers never join the stack's own groups."""
-    return app[SETTINGS].kafka_topic_prefix + name

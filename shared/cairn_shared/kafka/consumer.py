@@ -102,7 +102,8 @@ class ConsumerRunner:
         on_start: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._settings = settings
-        self._group_id = group_id
+        # Tests share a broker: a topic prefix keeps their groups apart from the stack's own.
+        self._group_id = settings.kafka_topic_prefix + group_id
         self._topics = [topic_name(t, settings.kafka_topic_prefix) for t in topics]
         self._handlers = dict(handlers)
         self._dead_letters = dead_letters
@@ -111,7 +112,7 @@ class ConsumerRunner:
         self._on_start = on_start
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
-            group_id=group_id,
+            group_id=self._group_id,
             client_id=f"cairn-{settings.service}",
             enable_auto_commit=False,
             auto_offset_reset="earliest",

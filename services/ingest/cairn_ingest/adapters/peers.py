@@ -41,7 +41,10 @@ class HttpArtifactPeers:
         self, request: web.Request, entity: str, project: str, name: str
     ) -> str | None:
         """The type of the artifact ``name``, or None when there is none yet."""
-        path = f"/v1/entities/{_seg(entity)}/projects/{_seg(project)}/artifacts/{_seg(name)}"
+        path = (
+            f"/v1/entities/{_seg(entity)}/projects/{_seg(project)}/artifacts/{_seg(name)}"
+            "?hint=false"
+        )
         try:
             collection = await self._manifest.call(request, "GET", path)
         except ApiError as exc:

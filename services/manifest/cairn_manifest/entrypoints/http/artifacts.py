@@ -62,7 +62,8 @@ async def list_collections(request: web.Request) -> web.Response:
 async def get_collection(request: web.Request) -> web.Response:
     entity, project = _scope(request)
     name = path_param(request, "name", check_artifact_name)
-    sequence = await collection_or_404(request.app, entity, project, name)
+    hint = request.query.get("hint", "true") != "false"
+    sequence = await collection_or_404(request.app, entity, project, name, hint=hint)
     [collection] = await describe_collections(request.app, [sequence])
     return web.json_response(collection)
 

@@ -31,14 +31,17 @@ PARALLEL_READS = 8
 HINT_TIMEOUT_S = 3.0
 
 
-async def collection_or_404(app: web.Application, entity: str, project: str, name: str) -> Document:
+async def collection_or_404(
+    app: web.Application, entity: str, project: str, name: str, *, hint: bool = True
+) -> Document:
     """The sequence document of ``name``, or a 404 that names the artifact holding a file
-    of that name, if there is one."""
+    of that name, if there is one (``hint=False`` skips that search: a service asking
+    whether a name is taken wants a fast answer, not advice)."""
     sequence = await app[ARTIFACTS].sequence(f"{entity}/{project}/{name}")
     if sequence is not None:
         return sequence
     message = f"no artifact {name!r} in {entity}/{project}"
-    holder = await artifact_with_file(app, entity, project, name)
+    holder = await artifact_with_file(app, entity, project, name) if hint else None
     if holder is None:
         raise not_found(message)
     raise ApiError(
