@@ -6,10 +6,10 @@ import sys
 
 import click
 
-from cairn_dev import logs, ports, stack, testrun
-from cairn_dev.components import ALL, INFRA, SERVICES
+from cairn_dev import deploytools, instances, logs, ports, stack, testrun
+from cairn_dev.components import INFRA, SERVICES
 from cairn_dev.errors import CairnDevError
-from cairn_dev.settings import load
+from cairn_dev.settings import load, max_replicas
 
 ENV_HELP = f"""\b
 Components, in start order: {", ".join(INFRA)} (infrastructure), then
@@ -22,14 +22,38 @@ Environment:
   CAIRN_DEV_S3         minio (default) or versitygw
   CAIRN_DEV_S3_BUCKET  the bucket created at start (default: cairn)
   CAIRN_DEV_MONGO      auto (default: mongod if on PATH, else FerretDB), mongod, ferretdb
+  CAIRN_DEV_REPLICAS   processes per service (default: what runs, else 1); same as
+                       `up --replicas N`
+  CAIRN_DEV_KUSTOMIZE  `kubectl` or a kustomize binary instead of the pinned build
   CI                   set: `cairn-dev test` always stops the stack at the end
+
+\b
+Replicas: replica 1 of a service keeps its name (manifest), the others are
+manifest.2, manifest.3, ... with logs/manifest.2.log. `manifest` on the command
+line means all of its replicas, `manifest.2` one of them. Replica k listens on
+the service's port + (k - 1) x 100; the gateway balances over all of them.
 
 \b
 Ports (env var and default; the Kafka controller and S3 console follow
 their main port + 1 when only the main port is set):
 """ + "\n".join(f"  {ports.env_var(n):<34} {p}" for n, p in ports.DEFAULT_PORTS.items())
 
-COMPONENTS = click.argument("components", nargs=-1, type=click.Choice(ALL))
+
+class ComponentName(click.ParamType[str]):
+    """A component (`kafka`), a service (all its replicas) or one replica (`manifest.2`)."""
+
+    name = "component"
+
+    def convert(self, value: str, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        try:
+            instances.split(value)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        return value
+
+
+COMPONENT = ComponentName()
+COMPONENTS = click.argument("components", nargs=-1, type=COMPONENT)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENV_HELP)
@@ -50,17 +74,28 @@ def main() -> None:
     metavar="SECONDS",
     help="Readiness deadline per component (default: per component, 20-120 s).",
 )
-def up(components: tuple[str, ...], timeout: float | None) -> None:
+@click.option(
+    "--replicas",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Processes per service (default: $CAIRN_DEV_REPLICAS, else as many as run, else 1); "
+    f"at most the partitions per topic ({max_replicas({})} unless CAIRN_KAFKA_PARTITIONS).",
+)
+def up(components: tuple[str, ...], timeout: float | None, replicas: int | None) -> None:
     """Install what is missing, start what is not running, wait until ready.
 
     Without COMPONENTS: everything, infrastructure first. Safe to repeat: a running component is
     only checked. The first run builds MinIO and FerretDB (a few minutes, cached afterwards).
-    Ports and other settings: see `cairn-dev --help`.
+
+    With --replicas N every service runs N processes on their own ports, in the same consumer
+    groups (they split the partitions); the gateway balances over them and reloads when N
+    changes. A lower N stops the extra replicas. Ports and other settings: `cairn-dev --help`.
     """
-    settings = load()
+    settings = load(replicas=replicas)
     stack.up(settings, components, timeout=timeout)
+    scale = f" ({settings.replicas} replicas per service)" if settings.replicas > 1 else ""
     click.echo(
-        f"\nCairn local stack: {settings.base_url}\n"
+        f"\nCairn local stack: {settings.base_url}{scale}\n"
         f"admin API key:     {settings.admin_api_key}\n"
         f'use it here with:  eval "$(./cairn-dev env)"'
     )
@@ -78,17 +113,19 @@ def down(components: tuple[str, ...], purge: bool) -> None:
     """Stop components (all without COMPONENTS), keeping their data.
 
     SIGTERM to the process group, then SIGKILL if it has not exited after 20 s. Other components
-    are left alone: `down mongo` then `up mongo` simulates a database outage.
+    are left alone: `down mongo` then `up mongo` simulates a database outage. A service means
+    all of its replicas; `down manifest.2` stops one.
     """
     stack.down(load(), components, purge=purge)
 
 
 @main.command(short_help="SIGKILL components at once, as a crash would.")
-@click.argument("components", nargs=-1, required=True, type=click.Choice(ALL))
+@click.argument("components", nargs=-1, required=True, type=COMPONENT)
 def kill(components: tuple[str, ...]) -> None:
     """SIGKILL components with no grace period (to test crash recovery); data stays.
 
-    Bring them back with `cairn-dev up COMPONENT...`.
+    `kill manifest.2` kills one replica (its partitions move to the others); `kill manifest` all
+    of them. Bring them back with `cairn-dev up COMPONENT...`.
     """
     stack.kill(load(), components)
 
@@ -113,11 +150,15 @@ def status() -> None:
 
 
 @main.command("logs")
-@click.argument("component", type=click.Choice(ALL))
+@click.argument("component", type=COMPONENT)
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines (Ctrl-C stops).")
 @click.option("-n", "--lines", default=50, show_default=True, help="How many last lines.")
 def logs_command(component: str, follow: bool, lines: int) -> None:
-    """Print the end of a component's log file (logs/<component>.log)."""
+    """Print the end of a component's log file (logs/<component>.log).
+
+    A service means its replica 1 (logs/manifest.log); `manifest.2` reads logs/manifest.2.log.
+    """
+    component = instances.instance(*instances.split(component))
     path = load().layout.log_file(component)
     if not path.is_file():
         raise CairnDevError(f"{path} does not exist yet: start it with `cairn-dev up {component}`")
@@ -137,6 +178,17 @@ def env() -> None:
     """
     for name, value in load().client_env().items():
         click.echo(f"export {name}={shlex.quote(value)}")
+
+
+@main.command(short_help="Build the deployment tools (kustomize) into the cache.")
+def tools() -> None:
+    """Build the tools that render deploy/k8s (kustomize, pinned in versions.py) into the cache
+    and print the command; tests/deploy and `cairn-dev test` use the same one.
+
+    The first build takes about a minute (Go module proxy); later calls return at once.
+    Set CAIRN_DEV_KUSTOMIZE=kubectl (or a path) to use another kustomize instead.
+    """
+    click.echo(" ".join(deploytools.kustomize_argv()))
 
 
 @main.command(

@@ -4,9 +4,14 @@ A port is taken, in order, from `CAIRN_DEV_<NAME>_PORT`, from the state of the r
 that uses it (so a shell without the override still talks to the running stack), or from the
 defaults below. The Kafka controller and the S3 console follow their main port (+1) when only the
 main port is overridden.
+
+Replica k >= 2 of a service listens on the service's port + (k - 1) * REPLICA_PORT_STEP
+(manifest.2 on 18182 by default), so moving a service's port moves its replicas along.
 """
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+
+from cairn_dev import instances
 
 DEFAULT_PORTS: Mapping[str, int] = {
     "gateway": 18080,
@@ -25,10 +30,17 @@ DEFAULT_PORTS: Mapping[str, int] = {
 # A port that sits next to another one when only the other one is overridden.
 _FOLLOWS: Mapping[str, str] = {"kafka_controller": "kafka", "s3_console": "s3"}
 
+REPLICA_PORT_STEP = 100
+
 
 def env_var(name: str) -> str:
-    """`kafka_controller` -> `CAIRN_DEV_KAFKA_CONTROLLER_PORT`."""
-    return f"CAIRN_DEV_{name.upper()}_PORT"
+    """`kafka_controller` -> `CAIRN_DEV_KAFKA_CONTROLLER_PORT`; a replica names its service's."""
+    base = name.partition(".")[0]
+    return f"CAIRN_DEV_{base.upper()}_PORT"
+
+
+def replica_port(base_port: int, replica: int) -> int:
+    return base_port + (replica - 1) * REPLICA_PORT_STEP
 
 
 def _parse(var: str, raw: str) -> int:
@@ -59,15 +71,47 @@ def resolve(env: Mapping[str, str], running: Mapping[str, int]) -> dict[str, int
             ports[name] = overridden[leader] + 1
         else:
             ports[name] = default
+    _check_distinct(ports)
+    return ports
+
+
+def with_replicas(
+    ports: Mapping[str, int], services: Sequence[str], replicas: int
+) -> dict[str, int]:
+    """`ports` plus one entry per extra replica (`manifest.2`, ...); ValueError on a clash."""
+    result = dict(ports)
+    for service in services:
+        for replica in range(2, replicas + 1):
+            port = replica_port(ports[service], replica)
+            name = instances.instance(service, replica)
+            if port > 65535:
+                raise ValueError(
+                    f"{name} would listen on port {port} ({service}'s port + "
+                    f"{replica - 1} x {REPLICA_PORT_STEP}): lower {env_var(service)} "
+                    "or the number of replicas"
+                )
+            result[name] = port
+    _check_distinct(result)
+    return result
+
+
+def _check_distinct(ports: Mapping[str, int]) -> None:
     seen: dict[int, str] = {}
     for name, port in ports.items():
         if port in seen:
-            raise ValueError(
-                f"port {port} is set for both {seen[port]} and {name}: "
-                f"change {env_var(name)} or {env_var(seen[port])}"
+            other = seen[port]
+            how = (
+                f"change {env_var(name)} or {env_var(other)}"
+                if env_var(name) != env_var(other)
+                else f"change {env_var(name)}"
             )
+            note = (
+                f" (replica k of a service listens on its port + (k - 1) x {REPLICA_PORT_STEP})"
+                if "." in name or "." in other
+                else ""
+            )
+            raise ValueError(f"port {port} is set for both {other} and {name}: {how}{note}")
         seen[port] = name
-    return ports
 
 
 def help_text() -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from cairn_dev import ports, process, state
+from cairn_dev import instances, ports, process, state
 from cairn_dev.errors import CairnDevError
 from cairn_dev.paths import Layout, cache_root, repo_root
 
@@ -18,6 +18,9 @@ S3_REGION = "us-east-1"
 S3_BACKENDS = ("minio", "versitygw")
 MONGO_BACKENDS = ("auto", "mongod", "ferretdb")
 ADMIN_KEY_PREFIX = "cairn_"
+# The services create their topics with CAIRN_KAFKA_PARTITIONS partitions (6 unless set): more
+# members of one consumer group than partitions would leave the extra members idle.
+DEFAULT_PARTITIONS = 6
 # S3 bucket naming rules, simplified: 3-63 lowercase letters, digits, dots and hyphens.
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
@@ -32,6 +35,17 @@ class Settings:
     mongo_backend: str
     bucket: str
     admin_api_key: str
+    replicas: int = 1  # wanted per service
+    running_replicas: int = 1  # the highest replica number that runs now
+
+    @property
+    def known_replicas(self) -> int:
+        """Replicas to look at for down, kill and status: wanted or still running."""
+        return max(self.replicas, self.running_replicas)
+
+    def replica_ports(self, service: str) -> list[int]:
+        """The ports of the service's wanted replicas, for the gateway's upstream block."""
+        return [self.ports[name] for name in instances.replicas_of(service, self.replicas)]
 
     @property
     def base_url(self) -> str:
@@ -65,7 +79,8 @@ class Settings:
             CAIRN_HTTP_HOST="127.0.0.1",
             CAIRN_HTTP_PORT=str(self.ports[name]),
             CAIRN_LOG_FORMAT="json",
-            # Services call each other directly on the internal network, not through the gateway.
+            # Services call each other directly on the internal network, not through the gateway;
+            # every replica calls replica 1 of its peers (kill replica 2+ to test failover).
             CAIRN_STORAGE_URL=f"http://127.0.0.1:{self.ports['storage']}",
             CAIRN_MANIFEST_URL=f"http://127.0.0.1:{self.ports['manifest']}",
             CAIRN_REGISTRY_URL=f"http://127.0.0.1:{self.ports['registry']}",
@@ -103,15 +118,65 @@ def _running(records: Mapping[str, state.Record]) -> dict[str, state.Record]:
     return {name: rec for name, rec in records.items() if process.is_alive(rec.pid, rec.match)}
 
 
-def load(env: Mapping[str, str] | None = None) -> Settings:
+def max_replicas(env: Mapping[str, str]) -> int:
+    """As many replicas as each topic has partitions (CAIRN_KAFKA_PARTITIONS, 6 by default)."""
+    raw = env.get("CAIRN_KAFKA_PARTITIONS", "").strip()
+    if not raw:
+        return DEFAULT_PARTITIONS
+    if not raw.isdigit() or int(raw) < 1:
+        raise CairnDevError(f"CAIRN_KAFKA_PARTITIONS={raw!r} is not a positive number")
+    return int(raw)
+
+
+def _replicas(env: Mapping[str, str], override: int | None, running: int) -> int:
+    """--replicas, else CAIRN_DEV_REPLICAS, else what runs (so a new shell finds it), else 1."""
+    if override is not None:
+        value, source = override, "--replicas"
+    else:
+        raw = env.get("CAIRN_DEV_REPLICAS", "").strip()
+        if not raw:
+            return running
+        if not raw.isdigit():
+            raise CairnDevError(f"CAIRN_DEV_REPLICAS={raw!r} is not a number of replicas")
+        value, source = int(raw), "CAIRN_DEV_REPLICAS"
+    limit = max_replicas(env)
+    if not 1 <= value <= limit:
+        raise CairnDevError(
+            f"{source}={value}: expected 1 to {limit} replicas per service. Each topic has "
+            f"{limit} partitions (CAIRN_KAFKA_PARTITIONS), so more members of a consumer group "
+            "would only wait idle"
+        )
+    return value
+
+
+def _running_replicas(records: Mapping[str, state.Record]) -> int:
+    numbers = [1]
+    for name in records:
+        try:
+            base, replica = instances.split(name)
+        except ValueError:
+            continue  # a record of a name this version does not know
+        if base in instances.SERVICES:
+            numbers.append(replica)
+    return max(numbers)
+
+
+def load(env: Mapping[str, str] | None = None, *, replicas: int | None = None) -> Settings:
+    """The settings from `env` (os.environ by default); `replicas` is `up --replicas`."""
     env = os.environ if env is None else env
     repo = repo_root()
     layout = Layout.from_env(repo)
     layout.ensure()
     records = _running(state.load(layout.state_file))
+    running_replicas = _running_replicas(records)
+    wanted_replicas = _replicas(env, replicas, running_replicas)
     try:
         in_use = {name: port for rec in records.values() for name, port in rec.ports.items()}
-        resolved = ports.resolve(env, in_use)
+        resolved = ports.with_replicas(
+            ports.resolve(env, in_use),
+            instances.SERVICES,
+            max(wanted_replicas, running_replicas),
+        )
     except ValueError as exc:
         raise CairnDevError(str(exc)) from exc
     # A record's `match` names the program that runs: minio, versitygw, mongod, cairn-ferretdb.
@@ -132,4 +197,6 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
         mongo_backend=_choice(env, "CAIRN_DEV_MONGO", MONGO_BACKENDS, mongo_running),
         bucket=bucket,
         admin_api_key=ensure_admin_key(layout.admin_key_file),
+        replicas=wanted_replicas,
+        running_replicas=running_replicas,
     )

@@ -12,8 +12,9 @@ from datetime import UTC, datetime
 
 import click
 
-from cairn_dev import ports, process, readiness, state
-from cairn_dev.components import ALL, Component, create
+from cairn_dev import instances, ports, process, readiness, state
+from cairn_dev.components import Component, create
+from cairn_dev.components.gateway import Gateway
 from cairn_dev.errors import CairnDevError
 from cairn_dev.settings import Settings
 
@@ -32,10 +33,13 @@ def locked(settings: Settings) -> Iterator[None]:
         yield
 
 
-def in_order(names: Sequence[str]) -> list[str]:
-    """The requested components in start order; none means all of them."""
-    wanted = set(names) or set(ALL)
-    return [name for name in ALL if name in wanted]
+def in_order(settings: Settings, names: Sequence[str], *, running: bool = False) -> list[str]:
+    """The instances that `names` mean, in start order; none means all of them. A service
+    means its wanted replicas, or with `running` also the ones above that count still running."""
+    try:
+        return instances.select(names, settings.known_replicas if running else settings.replicas)
+    except ValueError as exc:
+        raise CairnDevError(str(exc)) from exc
 
 
 def running_pid(settings: Settings, comp: Component) -> int | None:
@@ -83,6 +87,7 @@ def _check_ports(comp: Component) -> None:
             raise CairnDevError(
                 f"port {port} for {comp.name} is already in use by another program: stop it, "
                 f"or pick another port with {ports.env_var(name)}=<port>"
+                + (" (the service's replicas move along)" if "." in name else "")
             )
 
 
@@ -132,8 +137,15 @@ def up(
     """Install, start and wait for the components; returns (and appends to `started`) the ones
     this call started. Tier 0 (infrastructure) is ready before tier 1 (services) starts."""
     started = [] if started is None else started
+    for name in in_order(settings, names):  # also refuses unknown names
+        replica = instances.split(name)[1]
+        if replica > settings.replicas:
+            raise CairnDevError(
+                f"{name}: the stack runs {settings.replicas} replica(s) per service; "
+                f"start more with `cairn-dev up --replicas {replica}`"
+            )
     with locked(settings):
-        comps = [create(name, settings) for name in in_order(names)]
+        comps = [create(name, settings) for name in in_order(settings, names)]
         for tier in sorted({comp.tier for comp in comps}):
             starting: list[_Starting] = []
             # Start everything of the tier first, then wait: the JVM warms up during builds.
@@ -147,7 +159,27 @@ def up(
                     starting.append(_Starting(comp, pid, None, 0))
             for item in starting:
                 _wait(settings, item, timeout)
+        # Take the extra replicas out of the gateway first, then stop them.
+        _refresh_gateway(settings)
+        _scale_down(settings, names)
     return started
+
+
+def _scale_down(settings: Settings, names: Sequence[str]) -> None:
+    """Stop the replicas above the wanted count of the services that `names` mean."""
+    services = {instances.split(name)[0] for name in in_order(settings, names)}
+    for name in reversed(in_order(settings, sorted(services), running=True)):
+        base, replica = instances.split(name)
+        if base in services and replica > settings.replicas:
+            _stop(settings, name)
+
+
+def _refresh_gateway(settings: Settings) -> None:
+    """A running gateway balances over exactly the wanted replicas (reloads if they changed)."""
+    gateway = Gateway(settings)
+    pid = running_pid(settings, gateway)
+    if pid is not None and gateway.refresh(pid):
+        click.echo(f"gateway: reloaded for {settings.replicas} replica(s) per service")
 
 
 def _wait(settings: Settings, item: _Starting, timeout: float | None) -> None:
@@ -178,24 +210,28 @@ def _wait(settings: Settings, item: _Starting, timeout: float | None) -> None:
         click.echo(f"{comp.name}: ready in {took:.1f}s")
 
 
+def _stop(settings: Settings, name: str) -> None:
+    """SIGTERM one instance (SIGKILL after 20 s) and forget it; say how it went."""
+    pid = running_pid(settings, create(name, settings))
+    if pid is None:
+        click.echo(f"{name}: not running")
+    else:
+        began = time.monotonic()
+        how = process.stop(pid)
+        click.echo(f"{name}: {how} (pid {pid}) in {time.monotonic() - began:.1f}s")
+    _forget(settings, name)
+
+
 def down(settings: Settings, names: Sequence[str], *, purge: bool = False) -> None:
     """Stop the components (reverse start order); `purge` also deletes their data."""
     with locked(settings):
-        for name in reversed(in_order(names)):
-            comp = create(name, settings)
-            pid = running_pid(settings, comp)
-            if pid is None:
-                click.echo(f"{name}: not running")
-            else:
-                began = time.monotonic()
-                how = process.stop(pid)
-                click.echo(f"{name}: {how} (pid {pid}) in {time.monotonic() - began:.1f}s")
-            _forget(settings, name)
+        for name in reversed(in_order(settings, names, running=True)):
+            _stop(settings, name)
         if purge:
             targets = (
                 [settings.layout.data_root]
                 if not names
-                else [settings.layout.data_dir(name) for name in in_order(names)]
+                else [settings.layout.data_dir(name) for name in in_order(settings, names)]
             )
             for target in targets:
                 shutil.rmtree(target, ignore_errors=True)
@@ -205,7 +241,7 @@ def down(settings: Settings, names: Sequence[str], *, purge: bool = False) -> No
 def kill(settings: Settings, names: Sequence[str]) -> None:
     """SIGKILL the components with no grace period, as a crash would; data stays."""
     with locked(settings):
-        for name in reversed(in_order(names)):
+        for name in reversed(in_order(settings, names, running=True)):
             pid = running_pid(settings, create(name, settings))
             if pid is None:
                 click.echo(f"{name}: not running")
@@ -228,15 +264,16 @@ class Status:
 def status(settings: Settings) -> list[Status]:
     records = state.load(settings.layout.state_file)
     rows = []
-    for name in ALL:
+    for name in in_order(settings, [], running=True):
         comp = create(name, settings)
         pid = running_pid(settings, comp)
         record = records.get(name)
+        label = instances.label(name, settings.known_replicas)
         if pid is None:
             stale = settings.layout.pid_file(name).exists()
             rows.append(
                 Status(
-                    name,
+                    label,
                     comp.backend,
                     None,
                     comp.port,
@@ -247,7 +284,7 @@ def status(settings: Settings) -> list[Status]:
         why = readiness.check_once(comp.check_ready)
         rows.append(
             Status(
-                name,
+                label,
                 record.backend if record else comp.backend,
                 pid,
                 comp.port,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from cairn_dev import stack
+from cairn_dev import deploytools, stack
 from cairn_dev.components import ALL
 from cairn_dev.errors import CairnDevError
 from cairn_dev.settings import Settings
@@ -59,6 +59,16 @@ def run(settings: Settings, pytest_args: Sequence[str]) -> int:
     except CairnDevError as exc:
         click.secho(f"Error: {exc.message}", fg="red", err=True)
         steps.append(Step("stack up", False, time.monotonic() - began, "see the error above"))
+
+    # Built here, before pytest, so that tests/deploy finds kustomize cached (about a minute once).
+    _banner("cairn-dev tools (kustomize for tests/deploy)")
+    began = time.monotonic()
+    try:
+        click.echo(" ".join(deploytools.kustomize_argv()))
+        steps.append(Step("tools", True, time.monotonic() - began))
+    except CairnDevError as exc:
+        click.secho(f"Error: {exc.message}", fg="red", err=True)
+        steps.append(Step("tools", False, time.monotonic() - began, "see the error above"))
 
     env = {**os.environ, **settings.client_env()}
     python = sys.executable

@@ -19,3 +19,7 @@ MINIO = "v0.0.0-20260212201848-7aac2a2c5b7c"
 
 VERSITYGW_MODULE = "github.com/versity/versitygw/cmd/versitygw"
 VERSITYGW = "v1.8.0"
+
+# kustomize renders deploy/k8s (tests/deploy); built once from the Go module proxy like the servers.
+KUSTOMIZE_MODULE = "sigs.k8s.io/kustomize/kustomize/v5"
+KUSTOMIZE = "v5.8.1"

@@ -1,21 +1,22 @@
 """The components of the stack, in start order: infrastructure first, then the services."""
 
+from cairn_dev import instances
 from cairn_dev.components.base import Component
 from cairn_dev.components.gateway import Gateway
 from cairn_dev.components.kafka import Kafka
 from cairn_dev.components.mongo import Mongo
 from cairn_dev.components.s3 import S3
-from cairn_dev.components.services import SERVICES, Service
+from cairn_dev.components.services import Service
+from cairn_dev.instances import ALL, INFRA, SERVICES
 from cairn_dev.settings import Settings
-
-INFRA = ("kafka", "mongo", "s3", "gateway")
-ALL = INFRA + SERVICES
 
 __all__ = ["ALL", "INFRA", "SERVICES", "Component", "create"]
 
 
 def create(name: str, settings: Settings) -> Component:
-    match name:
+    """The component for an instance name: `kafka`, `manifest`, `manifest.2`, ..."""
+    base, replica = instances.split(name)  # ValueError for an unknown name
+    match base:
         case "kafka":
             return Kafka(settings)
         case "mongo":
@@ -24,6 +25,4 @@ def create(name: str, settings: Settings) -> Component:
             return S3(settings)
         case "gateway":
             return Gateway(settings)
-        case _ if name in SERVICES:
-            return Service(settings, name)
-    raise ValueError(f"unknown component {name!r}; expected one of {', '.join(ALL)}")
+    return Service(settings, base, replica)

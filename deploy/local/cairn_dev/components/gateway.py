@@ -1,12 +1,14 @@
 """The gateway: nginx from Debian, run as a plain process with its own prefix under the data dir.
 
-Routes /<service>/... to the service with the prefix stripped. The config is rendered from
-deploy/local/nginx/nginx.conf.template on every start, so it always points at the current ports.
+Routes /<service>/... to the service with the prefix stripped, balancing over its replicas. The
+config is rendered from deploy/local/nginx/nginx.conf.template on every start, so it always points
+at the current ports, and again when `up` changes the replicas (then nginx reloads it: SIGHUP).
 """
 
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -119,26 +121,44 @@ class Gateway(Component):
         # -e: the startup error log goes to stderr, not the compiled-in /var/log/nginx path.
         return [str(self._nginx), "-e", "stderr", "-p", f"{self.data_dir}/", "-c", str(self.conf)]
 
+    def render(self) -> str:
+        template = self.settings.repo / "deploy" / "local" / "nginx" / "nginx.conf.template"
+        user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
+        return render_config(
+            template.read_text(),
+            prefix=self.data_dir,
+            port=self.port,
+            upstreams={name: self.settings.replica_ports(name) for name in SERVICES},
+            user=user,
+        )
+
     def prepare(self) -> None:
         super().prepare()
         for name in TEMP_DIRS:
             (self.data_dir / "tmp" / name).mkdir(parents=True, exist_ok=True)
-        template = self.settings.repo / "deploy" / "local" / "nginx" / "nginx.conf.template"
-        user = pwd.getpwuid(os.geteuid()).pw_name if os.geteuid() == 0 else None
-        self.conf.write_text(
-            render_config(
-                template.read_text(),
-                prefix=self.data_dir,
-                port=self.port,
-                upstreams={name: [self.settings.ports[name]] for name in SERVICES},
-                user=user,
-            )
-        )
+        self._write_checked(self.render())
+
+    def _write_checked(self, config: str) -> None:
+        self.conf.write_text(config)
         test = subprocess.run(
             [*self._base_argv(), "-t", "-q"], capture_output=True, text=True, check=False
         )
         if test.returncode != 0:
             raise CairnDevError(f"nginx rejected the rendered {self.conf}:\n{test.stderr.strip()}")
+
+    def refresh(self, pid: int) -> bool:
+        """Re-render the config of the running gateway `pid`; if it changed (other replicas),
+        have nginx reload it without dropping connections. True if it reloaded."""
+        config = self.render()
+        try:
+            if self.conf.read_text() == config:
+                return False
+        except FileNotFoundError:
+            pass
+        self.install()
+        self._write_checked(config)
+        os.kill(pid, signal.SIGHUP)  # the master re-reads the config and replaces its workers
+        return True
 
     def command(self) -> list[str]:
         return self._base_argv()

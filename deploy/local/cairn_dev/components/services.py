@@ -1,26 +1,35 @@
-"""The five Cairn services, each a `python -m cairn_<name>` process of the workspace venv."""
+"""The five Cairn services, each a `python -m cairn_<name>` process of the workspace venv.
+
+A service may run as several replicas (`manifest`, `manifest.2`, ...): the same program on its own
+port, with its own log and pid file, in the same Kafka consumer groups, so they split the
+partitions between them.
+"""
 
 import sys
 from pathlib import Path
 
+from cairn_dev import instances
 from cairn_dev.components.base import Component
+from cairn_dev.instances import SERVICES
 from cairn_dev.readiness import NotReadyError, http_get
 from cairn_dev.settings import Settings
 
-SERVICES = ("ingest", "manifest", "storage", "registry", "automations")
+__all__ = ["SERVICES", "Service"]
 
 
 class Service(Component):
     tier = 1
     ready_timeout = 45.0
 
-    def __init__(self, settings: Settings, name: str) -> None:
+    def __init__(self, settings: Settings, service: str, replica: int = 1) -> None:
         super().__init__(settings)
-        self.name = name
+        self.service = service
+        self.replica = replica
+        self.name = instances.instance(service, replica)
 
     @property
     def module(self) -> str:
-        return f"cairn_{self.name}"
+        return f"cairn_{self.service}"
 
     @property
     def backend(self) -> str:
@@ -33,6 +42,9 @@ class Service(Component):
     @property
     def cwd(self) -> Path:
         return self.settings.repo
+
+    def prepare(self) -> None:
+        """Nothing to write: a service keeps its state in Kafka, MongoDB and S3."""
 
     def command(self) -> list[str]:
         # sys.executable is the workspace venv's python that runs cairn-dev itself.
