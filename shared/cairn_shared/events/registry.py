@@ -35,6 +35,12 @@ class ModelLinkRequested(_CollectionEvent):
     source_submission_id: str = ""
     aliases: list[str] = Field(default_factory=list)
     run_id: str = ""
+    # Set by the edge that checked the caller's role: protected aliases (``production`` by
+    # default) may be applied only when the requester was an admin of the entity.
+    requested_by_admin: bool = False
+    # Set only on the re-issue of a link that waited for its artifact version: the command
+    # the requester polls, whose result this one writes.
+    completes_command_id: str = ""
 
     @classmethod
     def example(cls) -> Self:
@@ -56,6 +62,7 @@ class ModelAliasChangeRequested(_CollectionEvent):
 
     alias: str
     link_index: int | None = Field(default=None, ge=0)
+    requested_by_admin: bool = False  # see ModelLinkRequested
 
     @classmethod
     def example(cls) -> Self:
@@ -72,6 +79,7 @@ class ModelUnlinkRequested(_CollectionEvent):
     type: ClassVar[str] = "model.unlink.requested"
 
     link_index: int = Field(ge=0)
+    requested_by_admin: bool = False  # unlinking removes the version's aliases, protected ones too
 
     @classmethod
     def example(cls) -> Self:
@@ -80,6 +88,25 @@ class ModelUnlinkRequested(_CollectionEvent):
             registry="model",
             collection="Quickstart Model Registry",
             link_index=0,
+        )
+
+
+class ModelCollectionUpdateRequested(_CollectionEvent):
+    """Change a registered model's description or tags; a field left None stays as it is."""
+
+    type: ClassVar[str] = "model.collection.update.requested"
+
+    description: str | None = None
+    tags: list[str] | None = None
+
+    @classmethod
+    def example(cls) -> Self:
+        return cls(
+            collection_id="team/model/Quickstart Model Registry",
+            registry="model",
+            collection="Quickstart Model Registry",
+            description="Digit classifier",
+            tags=["vision"],
         )
 
 
@@ -179,6 +206,7 @@ SCHEMAS: tuple[type[EventData], ...] = (
     ModelLinkRequested,
     ModelAliasChangeRequested,
     ModelUnlinkRequested,
+    ModelCollectionUpdateRequested,
     ModelLinked,
     ModelUnlinked,
     ModelAliasAdded,

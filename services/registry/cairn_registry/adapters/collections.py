@@ -1,0 +1,219 @@
+"""The documents of registered models (database ``cairn_registry``), and how a plan is applied.
+
+Every document here belongs to one collection and is written only by the consumer that owns
+the collection's partition of ``cairn.registry``, one command at a time; so an update never has
+two concurrent writers, and "max + 1" (link indexes, history sequence numbers) is safe. The unique
+indexes still guard those numbers, so a bug would fail loudly rather than duplicate one.
+
+- ``collections``: ``_id`` = collection id; description, tags, dates, version_count
+- ``links``: ``_id`` = ``<collection id>:vN``; never deleted (unlinking deactivates), so an index
+  is never reused
+- ``aliases``: ``_id`` = ``<collection id>:<alias>`` → link_index; one document per alias, so a
+  move is one write and an alias has one holder by construction
+- ``history``: append-only, ``seq`` per collection
+- ``commands``: ``_id`` = command id; the plan while applying, then the result (done|rejected)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from cairn_registry.domain.plans import CollectionState, LinkRef, Plan
+
+DONE = "done"
+REJECTED = "rejected"
+APPLYING = "applying"
+FINISHED = (DONE, REJECTED)
+
+
+class CollectionStore:
+    def __init__(self, db: Database) -> None:
+        self.collections = db["collections"]
+        self.links = db["links"]
+        self.aliases = db["aliases"]
+        self.history = db["history"]
+        self.commands = db["commands"]
+
+    async def setup(self) -> None:
+        await ensure_indexes(
+            self.collections,
+            [IndexModel([("entity", ASCENDING), ("registry", ASCENDING), ("name", ASCENDING)])],
+        )
+        await ensure_indexes(
+            self.links,
+            [
+                IndexModel([("collection_id", ASCENDING), ("link_index", DESCENDING)], unique=True),
+                IndexModel([("collection_id", ASCENDING), ("source_key", ASCENDING)], unique=True),
+            ],
+        )
+        await ensure_indexes(self.aliases, [IndexModel([("collection_id", ASCENDING)])])
+        await ensure_indexes(
+            self.history,
+            [
+                IndexModel([("collection_id", ASCENDING), ("seq", DESCENDING)], unique=True),
+                IndexModel([("collection_id", ASCENDING), ("alias", ASCENDING)]),
+            ],
+        )
+
+    # -- what the planners need ------------------------------------------------------------
+
+    async def state(
+        self, entity: str, registry: str, collection: str, *, touching: Iterable[int] = ()
+    ) -> CollectionState:
+        """The collection as its single writer sees it; ``touching``: link indexes the command
+        names, whose references the plan needs if they are active."""
+        cid = f"{entity}/{registry}/{collection}"
+        doc = await self.collections.find_one({"_id": cid})
+        aliases = {
+            a["alias"]: a["link_index"] async for a in self.aliases.find({"collection_id": cid})
+        }
+        newest = [
+            d["link_index"]
+            async for d in self.links.find({"collection_id": cid, "active": True})
+            .sort("link_index", DESCENDING)
+            .limit(2)
+        ]
+        needed = sorted({*aliases.values(), *newest, *touching})
+        links = {
+            d["link_index"]: LinkRef(
+                d["link_index"], d["source"]["sequence"], d["source"]["version_index"]
+            )
+            async for d in self.links.find(
+                {"collection_id": cid, "active": True, "link_index": {"$in": needed}}
+            )
+        }
+        top = await self.links.find_one({"collection_id": cid}, sort=[("link_index", DESCENDING)])
+        last = await self.history.find_one({"collection_id": cid}, sort=[("seq", DESCENDING)])
+        return CollectionState(
+            collection_id=cid,
+            entity=entity,
+            registry=registry,
+            collection=collection,
+            exists=doc is not None,
+            version_count=int(doc.get("version_count", 0)) if doc else 0,
+            aliases=aliases,
+            links=links,
+            max_link_index=top["link_index"] if top else None,
+            newest_active=tuple(newest),
+            last_seq=last["seq"] if last else 0,
+            last_at=last["at"] if last else None,
+        )
+
+    async def active_link_of(self, collection_id: str, version_id: str) -> int | None:
+        doc = await self.links.find_one(
+            {"collection_id": collection_id, "source_key": version_id, "active": True}
+        )
+        return int(doc["link_index"]) if doc else None
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def command(self, command_id: str) -> Document | None:
+        return await self.commands.find_one({"_id": command_id})
+
+    async def begin(self, plan: Plan, *, entity: str) -> Plan:
+        """Record the plan before any effect; a plan recorded earlier (a retry) wins."""
+        recorded = await insert_once(
+            self.commands,
+            {
+                "_id": plan.command_id,
+                "entity": entity,
+                "collection_id": plan.collection_id,
+                "kind": plan.kind,
+                "status": APPLYING,
+                "plan": plan.to_document(),
+                "created_at": _now(),
+            },
+        )
+        if recorded:
+            return plan
+        existing = await self.command(plan.command_id)
+        return Plan.from_document(existing["plan"]) if existing else plan
+
+    async def reject(
+        self, command_id: str, *, entity: str, collection_id: str, code: str, reason: str
+    ) -> None:
+        await insert_once(
+            self.commands,
+            {
+                "_id": command_id,
+                "entity": entity,
+                "collection_id": collection_id,
+                "status": REJECTED,
+                "code": code,
+                "reason": reason,
+                "created_at": _now(),
+                "finished_at": _now(),
+            },
+        )
+
+    async def apply(self, plan: Plan) -> None:
+        """Every write of the plan but the result; each one may be repeated harmlessly."""
+        cid = plan.collection_id
+        if plan.create_collection is not None:
+            await insert_once(self.collections, plan.create_collection)
+        if plan.insert_link is not None:
+            await insert_once(self.links, plan.insert_link)
+        if plan.unlink_index is not None:
+            n = plan.unlink_index
+            await self.links.update_one(
+                {"_id": f"{cid}:v{n}"},
+                {
+                    "$set": {
+                        "active": False,
+                        "source_key": f"unlinked:v{n}",  # frees the source for a new link
+                        "unlinked_at": plan.at,
+                        "unlinked_by": plan.actor,
+                    }
+                },
+            )
+        if plan.collection_set:
+            await self.collections.update_one({"_id": cid}, {"$set": plan.collection_set})
+        for move in plan.moves:
+            alias_id = f"{cid}:{move.alias}"
+            if move.to_index is None:
+                await self.aliases.delete_one({"_id": alias_id})
+            else:
+                await self.aliases.replace_one(
+                    {"_id": alias_id},
+                    {
+                        "collection_id": cid,
+                        "alias": move.alias,
+                        "link_index": move.to_index,
+                        "since": plan.at,
+                        "by": plan.actor,
+                        "command_id": plan.command_id,
+                    },
+                    upsert=True,
+                )
+        for entry in plan.history:
+            await insert_once(self.history, entry)
+
+    async def finish(self, plan: Plan) -> None:
+        """The result, written last: a poller that sees it sees every effect."""
+        await self.commands.update_one(
+            {"_id": plan.command_id},
+            {"$set": {"status": DONE, "link_index": plan.link_index, "finished_at": _now()}},
+        )
+
+
+def command_result(doc: Document | None) -> dict[str, Any]:
+    """A command's answer for HTTP: ``pending`` until its result is written."""
+    if doc is None or doc.get("status") not in FINISHED:
+        return {"status": "pending"}
+    result: dict[str, Any] = {"status": doc["status"]}
+    if doc["status"] == REJECTED:
+        result["code"] = doc.get("code", "rejected")
+        result["reason"] = doc.get("reason", "")
+    if doc.get("link_index") is not None:
+        result["link_index"] = doc["link_index"]
+        result["version"] = f"v{doc['link_index']}"
+    return result
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,94 @@
+"""Registry settings as insert-only revisions (collection ``registry_settings``).
+
+Settings change at an admin's HTTP request, not through a collection's consumer, so two admins
+may change one registry at once. Each change inserts revision n+1 of the revision it read;
+the unique ``_id`` lets exactly one of two concurrent changes win (the other re-reads and
+retries), where an update in place could silently lose one on FerretDB (read-modify-write).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
+from pymongo import ASCENDING, DESCENDING, IndexModel
+
+from cairn_registry.domain.registries import DEFAULT_TYPES, RegistrySettings, default_registry
+
+
+class RegistryStore:
+    def __init__(self, db: Database) -> None:
+        self._revisions = db["registry_settings"]
+
+    async def setup(self) -> None:
+        await ensure_indexes(
+            self._revisions,
+            [IndexModel([("entity", ASCENDING), ("name", ASCENDING), ("revision", DESCENDING)])],
+        )
+
+    async def get(self, entity: str, name: str) -> RegistrySettings | None:
+        """The current settings; ``model`` and ``dataset`` are created on first use."""
+        doc = await self._revisions.find_one(
+            {"entity": entity, "name": name}, sort=[("revision", DESCENDING)]
+        )
+        if doc is not None:
+            return _settings(doc)
+        default = default_registry(entity, name, at=_now())
+        if default is None:
+            return None
+        await insert_once(self._revisions, _document(default))  # every replica may race here
+        return await self.get(entity, name)
+
+    async def all(self, entity: str) -> list[RegistrySettings]:
+        """Every registry of ``entity`` by name, with the defaults created if missing."""
+        latest: dict[str, RegistrySettings] = {}
+        async for doc in self._revisions.find({"entity": entity}).sort("revision", ASCENDING):
+            latest[doc["name"]] = _settings(doc)
+        for name in DEFAULT_TYPES:
+            if name not in latest:
+                settings = await self.get(entity, name)
+                if settings is not None:
+                    latest[name] = settings
+        return [latest[name] for name in sorted(latest)]
+
+    async def save(self, settings: RegistrySettings) -> bool:
+        """Insert this revision; False when that revision exists (someone else changed it first,
+        or, for revision 0, the registry exists)."""
+        return await insert_once(self._revisions, _document(settings))
+
+
+def _document(s: RegistrySettings) -> Document:
+    return {
+        "_id": f"{s.entity}/{s.name}:r{s.revision}",
+        "entity": s.entity,
+        "name": s.name,
+        "revision": s.revision,
+        "artifact_types": list(s.artifact_types),
+        "protected_aliases": list(s.protected_aliases),
+        "description": s.description,
+        "created_at": s.created_at,
+        "created_by": s.created_by,
+        "updated_at": s.updated_at,
+        "updated_by": s.updated_by,
+    }
+
+
+def _settings(doc: Mapping[str, Any]) -> RegistrySettings:
+    return RegistrySettings(
+        entity=doc["entity"],
+        name=doc["name"],
+        artifact_types=tuple(doc["artifact_types"]),
+        protected_aliases=tuple(doc["protected_aliases"]),
+        description=doc.get("description", ""),
+        revision=doc["revision"],
+        created_at=doc.get("created_at"),
+        created_by=doc.get("created_by", ""),
+        updated_at=doc.get("updated_at"),
+        updated_by=doc.get("updated_by", ""),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,66 @@
+"""Waiting for command results: one poll for all the requests of a process that wait.
+
+Each route that changes a collection waits (up to 10 s) for its command's result. Polling per
+request would multiply database reads by the number of waiting requests (20 concurrent alias
+moves: 400 reads a second) and slow down the very consumer they wait for; one query for every
+waiting id every 50 ms costs the same for one waiter or a hundred.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+import structlog
+
+from cairn_registry.adapters.collections import command_result
+from cairn_registry.adapters.reads import CollectionReads
+
+log = structlog.get_logger(__name__)
+
+
+class CommandWaiter:
+    def __init__(self, reads: CollectionReads, *, interval_s: float = 0.05) -> None:
+        self._reads = reads
+        self._interval = interval_s
+        self._waiting: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    async def wait(self, command_id: str, timeout_s: float) -> dict[str, Any]:
+        """The command's result, or ``{"status": "pending"}`` after ``timeout_s``."""
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(command_id, []).append(future)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._poll(), name="command-waiter")
+        try:
+            await asyncio.wait({future}, timeout=timeout_s)
+        finally:
+            self._forget(command_id, future)
+        return future.result() if future.done() else {"status": "pending"}
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _poll(self) -> None:
+        while self._waiting:
+            try:
+                finished = await self._reads.finished(list(self._waiting))
+            except Exception as exc:  # noqa: BLE001 - an outage: the waiters time out with 202
+                log.warning("command_waiter.poll_failed", error=repr(exc))
+                finished = {}
+            for command_id, doc in finished.items():
+                for future in self._waiting.pop(command_id, []):
+                    if not future.done():
+                        future.set_result(command_result(doc))
+            await asyncio.sleep(self._interval)
+
+    def _forget(self, command_id: str, future: asyncio.Future[dict[str, Any]]) -> None:
+        futures = self._waiting.get(command_id)
+        if futures is not None and future in futures:
+            futures.remove(future)
+            if not futures:
+                del self._waiting[command_id]

@@ -1,0 +1,224 @@
+"""The collection writer: applies commands, as the one owner of each collection's partition.
+
+For every command: a finished one (redelivered) is skipped; a recorded plan (an earlier attempt
+that stopped half-way) is re-applied as recorded; otherwise the planner decides from the current
+state, the plan is recorded, applied (documents, then events with derived ids) and the result is
+written last. A rejection writes only its result: nothing else changes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from cairn_shared.events.envelope import Cause, Envelope
+from cairn_shared.events.registry import (
+    ModelAliasChangeRequested,
+    ModelCollectionUpdateRequested,
+    ModelLinkRequested,
+    ModelUnlinkRequested,
+)
+from cairn_shared.kafka.consumer import Handler, on
+from cairn_shared.kafka.publisher import EventPublisher
+
+from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
+from cairn_registry.adapters.collections import FINISHED, CollectionStore
+from cairn_registry.adapters.registries import RegistryStore
+from cairn_registry.domain.commands import (
+    SourceVersion,
+    link_aliases,
+    plan_alias,
+    plan_link,
+    plan_unlink,
+    plan_update,
+)
+from cairn_registry.domain.plans import Command, Plan, RejectedError
+from cairn_registry.domain.registries import RegistrySettings
+from cairn_registry.domain.targets import split_collection_id
+
+log = structlog.get_logger(__name__)
+
+CollectionRequest = (
+    ModelLinkRequested
+    | ModelAliasChangeRequested
+    | ModelUnlinkRequested
+    | ModelCollectionUpdateRequested
+)
+# None: the command waits (a link whose artifact version is not committed yet).
+Decide = Callable[[], Awaitable[Plan | None]]
+
+
+@dataclass(frozen=True)
+class CollectionWriter:
+    collections: CollectionStore
+    registries: RegistryStore
+    versions: ArtifactVersions
+    pending: PendingLinks
+    publisher: EventPublisher
+
+    def handlers(self) -> Mapping[str, Handler]:
+        return dict(
+            [
+                on(ModelLinkRequested, self.link),
+                on(ModelAliasChangeRequested, self.change_alias),
+                on(ModelUnlinkRequested, self.unlink),
+                on(ModelCollectionUpdateRequested, self.update),
+            ]
+        )
+
+    async def link(self, envelope: Envelope, request: ModelLinkRequested) -> None:
+        # A re-issued link (its version is now committed) answers the command that waited.
+        command = _command(envelope, request.completes_command_id or envelope.id, request)
+
+        async def decide() -> Plan | None:
+            aliases = link_aliases(request)
+            registry = await self._registry(envelope.entity, request.registry)
+            protected = [a for a in aliases if registry.is_protected(a)]
+            if protected and not command.requested_by_admin:
+                raise RejectedError(
+                    "alias_protected",
+                    f"only an admin may apply the protected alias(es) {', '.join(protected)}",
+                )
+            if request.source_sequence.split("/")[0] != envelope.entity:
+                raise RejectedError(
+                    "invalid",
+                    f"{request.source_sequence!r} is not an artifact of {envelope.entity!r}",
+                )
+            version = await self._source(request)
+            if version is None:
+                # Record the wait, THEN look again: the committed handler writes the version
+                # THEN reads the waiting links, so whichever of the two runs second sees the
+                # other; a link seen by both is applied once (the result is checked first).
+                await self.pending.add(command.id, request, envelope)
+                version = await self._source(request)
+                if version is None:
+                    log.info("link.waiting_for_version", command_id=command.id)
+                    return None
+            state = await self.collections.state(
+                envelope.entity, request.registry, request.collection
+            )
+            existing = await self.collections.active_link_of(
+                state.collection_id, version.version_id
+            )
+            return plan_link(
+                state, registry, request, version=version, existing=existing, command=command
+            )
+
+        await self._execute(envelope, request, command, decide)
+
+    async def change_alias(self, envelope: Envelope, request: ModelAliasChangeRequested) -> None:
+        command = _command(envelope, envelope.id, request)
+
+        async def decide() -> Plan:
+            registry = await self._registry(envelope.entity, request.registry)
+            touching = [request.link_index] if request.link_index is not None else []
+            state = await self.collections.state(
+                envelope.entity, request.registry, request.collection, touching=touching
+            )
+            return plan_alias(state, registry, request, command)
+
+        await self._execute(envelope, request, command, decide)
+
+    async def unlink(self, envelope: Envelope, request: ModelUnlinkRequested) -> None:
+        command = _command(envelope, envelope.id, request)
+
+        async def decide() -> Plan:
+            registry = await self._registry(envelope.entity, request.registry)
+            state = await self.collections.state(
+                envelope.entity, request.registry, request.collection, touching=[request.link_index]
+            )
+            return plan_unlink(state, registry, request, command)
+
+        await self._execute(envelope, request, command, decide)
+
+    async def update(self, envelope: Envelope, request: ModelCollectionUpdateRequested) -> None:
+        command = _command(envelope, envelope.id, request)
+
+        async def decide() -> Plan:
+            state = await self.collections.state(
+                envelope.entity, request.registry, request.collection
+            )
+            return plan_update(state, request, command)
+
+        await self._execute(envelope, request, command, decide)
+
+    async def _execute(
+        self, envelope: Envelope, request: CollectionRequest, command: Command, decide: Decide
+    ) -> None:
+        known = await self.collections.command(command.id)
+        if known is not None and known.get("status") in FINISHED:
+            log.info("command.already_finished", command_id=command.id)
+            return
+        if known is not None:
+            plan = Plan.from_document(known["plan"])
+        else:
+            try:
+                _check_identity(envelope, request)
+                decided = await decide()
+            except RejectedError as exc:
+                log.info("command.rejected", command_id=command.id, code=exc.code)
+                await self.collections.reject(
+                    command.id,
+                    entity=envelope.entity,
+                    collection_id=request.collection_id,
+                    code=exc.code,
+                    reason=exc.reason,
+                )
+                await self.pending.remove(command.id)
+                return
+            if decided is None:
+                return
+            plan = await self.collections.begin(decided, entity=envelope.entity)
+        await self.collections.apply(plan)
+        await self.publisher.publish_many(plan.envelopes())
+        await self.collections.finish(plan)
+        await self.pending.remove(command.id)
+        log.info("command.done", command_id=command.id, kind=plan.kind, events=len(plan.events))
+
+    async def _registry(self, entity: str, name: str) -> RegistrySettings:
+        registry = await self.registries.get(entity, name)
+        if registry is None:
+            raise RejectedError("registry_not_found", f"entity {entity!r} has no registry {name!r}")
+        return registry
+
+    async def _source(self, request: ModelLinkRequested) -> SourceVersion | None:
+        if request.source_version_index is not None:
+            return await self.versions.get(request.source_sequence, request.source_version_index)
+        if not request.source_submission_id:
+            raise RejectedError(
+                "invalid", "name the artifact version: source_version_index or submission id"
+            )
+        version = await self.versions.by_submission(request.source_submission_id)
+        if version is not None and version.sequence != request.source_sequence:
+            raise RejectedError(
+                "invalid",
+                f"submission {request.source_submission_id} is of {version.sequence!r}, "
+                f"not of {request.source_sequence!r}",
+            )
+        return version
+
+
+def _command(envelope: Envelope, command_id: str, request: CollectionRequest) -> Command:
+    return Command(
+        id=command_id,
+        cause=Cause.of(envelope),
+        now=datetime.now(UTC),
+        requested_by_admin=bool(getattr(request, "requested_by_admin", False)),
+        run_id=getattr(request, "run_id", ""),
+    )
+
+
+def _check_identity(envelope: Envelope, request: CollectionRequest) -> None:
+    """The key, the names and the envelope's entity must agree: they address one collection."""
+    try:
+        entity, registry, collection = split_collection_id(request.collection_id)
+    except ValueError as exc:
+        raise RejectedError("invalid", str(exc)) from None
+    if (entity, registry, collection) != (envelope.entity, request.registry, request.collection):
+        raise RejectedError(
+            "invalid",
+            f"collection_id {request.collection_id!r} does not match entity {envelope.entity!r}, "
+            f"registry {request.registry!r} and collection {request.collection!r}",
+        )
