@@ -17,7 +17,7 @@ from cairn_shared.settings import Settings
 
 from cairn_ingest.adapters.peers import HttpArtifactPeers
 from cairn_ingest.adapters.run_repository import RunRepository
-from cairn_ingest.entrypoints.http import artifacts, identity, runs
+from cairn_ingest.entrypoints.http import artifacts, identity, links, runs
 from cairn_ingest.entrypoints.http.app_keys import PEERS, RUNS
 from cairn_ingest.handlers.run_writer import run_writer_handlers
 
@@ -25,7 +25,7 @@ from cairn_ingest.handlers.run_writer import run_writer_handlers
 def create_app(settings: Settings) -> web.Application:
     return create_base_app(
         settings,
-        routes=[*identity.routes, *runs.routes, *artifacts.routes],
+        routes=[*identity.routes, *runs.routes, *artifacts.routes, *links.routes],
         contexts=[
             publisher_context,
             http_session_context,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from cairn_registry.domain.targets import (
+from cairn_shared.registry_paths import (
     Target,
     check_collection_name,
     check_registry_name,

@@ -15,6 +15,7 @@ from cairn_shared.events.registry import (
     ModelUnlinkRequested,
 )
 from cairn_shared.names import check_alias
+from cairn_shared.registry_paths import check_tag, version_name
 
 from cairn_registry.domain.aliases import (
     AliasMove,
@@ -36,7 +37,6 @@ from cairn_registry.domain.plans import (
     RejectedError,
 )
 from cairn_registry.domain.registries import LATEST, RegistrySettings, check_description
-from cairn_registry.domain.targets import check_tag, version_name
 
 MAX_TAGS = 100
 

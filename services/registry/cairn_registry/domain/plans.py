@@ -17,10 +17,10 @@ from typing import Any
 from cairn_shared.events.envelope import Cause, Envelope, EventData
 from cairn_shared.events.registry import ModelAliasAdded, ModelAliasRemoved
 from cairn_shared.ids import derive_id
+from cairn_shared.registry_paths import version_name
 
 from cairn_registry.domain.aliases import AliasMove
 from cairn_registry.domain.history import ALIAS_ADDED, ALIAS_REMOVED, next_time
-from cairn_registry.domain.targets import version_name
 
 Document = dict[str, Any]
 SOURCE = "/cairn/registry"

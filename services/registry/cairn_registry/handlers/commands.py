@@ -22,6 +22,7 @@ from cairn_shared.events.registry import (
 )
 from cairn_shared.kafka.consumer import Handler, on
 from cairn_shared.kafka.publisher import EventPublisher
+from cairn_shared.registry_paths import split_collection_id
 
 from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
 from cairn_registry.adapters.collections import FINISHED, CollectionStore
@@ -36,7 +37,6 @@ from cairn_registry.domain.commands import (
 )
 from cairn_registry.domain.plans import Command, Plan, RejectedError
 from cairn_registry.domain.registries import RegistrySettings
-from cairn_registry.domain.targets import split_collection_id
 
 log = structlog.get_logger(__name__)
 

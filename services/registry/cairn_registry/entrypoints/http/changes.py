@@ -19,12 +19,12 @@ from cairn_shared.http.access import require_role
 from cairn_shared.http.errors import ApiError, bad_request, not_found
 from cairn_shared.http.requests import entity_param, read_json
 from cairn_shared.names import check_alias
+from cairn_shared.registry_paths import collection_id, parse_version
 from pydantic import BaseModel, ConfigDict
 
 from cairn_registry.adapters.collections import command_result
 from cairn_registry.domain.commands import check_tags
 from cairn_registry.domain.registries import LATEST, RegistrySettings, check_description
-from cairn_registry.domain.targets import collection_id, parse_version
 from cairn_registry.entrypoints.http.app_keys import READS
 from cairn_registry.entrypoints.http.common import (
     COLLECTION_URL,

@@ -9,10 +9,10 @@ from cairn_shared.http.errors import ApiError, bad_request
 from cairn_shared.http.requests import entity_param
 from cairn_shared.mongo import Document
 from cairn_shared.names import check_alias
+from cairn_shared.registry_paths import collection_id, parse_version, version_name
 
 from cairn_registry.domain.aliases import aliases_by_version
 from cairn_registry.domain.history import Entry, holder_at, parse_time
-from cairn_registry.domain.targets import collection_id, parse_version, version_name
 from cairn_registry.entrypoints.http.app_keys import READS
 from cairn_registry.entrypoints.http.common import (
     COLLECTION_URL,

@@ -18,11 +18,11 @@ from cairn_shared.http.keys import PUBLISHER, principal
 from cairn_shared.http.requests import cause, path_param
 from cairn_shared.ids import new_id
 from cairn_shared.mongo import Document
+from cairn_shared.registry_paths import check_collection_name, check_registry_name
 
 from cairn_registry.domain.filters import Fields, FilterError, Predicate, parse_filter
 from cairn_registry.domain.plans import SOURCE
 from cairn_registry.domain.registries import RegistrySettings
-from cairn_registry.domain.targets import check_collection_name, check_registry_name
 from cairn_registry.entrypoints.http.app_keys import READS, REGISTRIES, WAITER
 
 ENTITY_URL = "/v1/entities/{entity}"

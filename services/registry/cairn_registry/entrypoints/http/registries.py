@@ -9,6 +9,7 @@ from cairn_shared.auth.roles import Role
 from cairn_shared.http.access import require_role
 from cairn_shared.http.errors import ApiError, bad_request, conflict
 from cairn_shared.http.requests import entity_param, read_json
+from cairn_shared.registry_paths import check_registry_name
 from pydantic import BaseModel, ConfigDict
 
 from cairn_registry.domain.registries import (
@@ -18,7 +19,6 @@ from cairn_registry.domain.registries import (
     check_patterns,
     check_protected,
 )
-from cairn_registry.domain.targets import check_registry_name
 from cairn_registry.entrypoints.http.app_keys import REGISTRIES
 from cairn_registry.entrypoints.http.common import (
     ENTITY_URL,

@@ -1,7 +1,7 @@
 """Names in the registry and the target paths that name a collection.
 
-Pure functions with no Cairn import beyond the standard library, so that another service (ingest
-parses the ``target`` of a link request) can copy this module and apply the very same rules.
+Ingest parses the ``target`` of a link request and registry checks its own paths with these
+same rules.
 
 A collection is addressed as ``entity/registry/collection``: that string is its id, its Kafka
 key and the prefix of its documents' ids, so neither a registry nor a collection name may hold
@@ -14,6 +14,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
+from cairn_shared.names import ENTITY_NAME
+
 # W&B's legacy Model Registry is the project ``model-registry``; the newer registries are the
 # projects ``wandb-registry-<registry>``. Both name a registry of the entity.
 LEGACY_MODEL_REGISTRY = "model-registry"
@@ -21,7 +23,6 @@ REGISTRY_PROJECT_PREFIX = "wandb-registry-"
 MODEL_REGISTRY = "model"
 
 REGISTRY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-ENTITY_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")  # as cairn_shared.names
 MAX_COLLECTION_NAME = 128
 MAX_TAG = 128
 
