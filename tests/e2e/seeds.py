@@ -13,7 +13,7 @@ FENCE = re.compile(r"```python[^\n]*\n(.*?)```", re.DOTALL)
 
 
 def snippets(seed: str) -> list[str]:
-    """The ```python blocks of a seed file, in order, with `import wandb` → `import cairn as wandb`."""
+    """The python blocks of a seed file, in order, with `import cairn as wandb` for its import."""
     text = (SEEDS / seed).read_text()
     return [swap_import(block) for block in FENCE.findall(text)]
 
