@@ -6,9 +6,10 @@ from typing import Any
 
 import click
 
-from cairn.config import ClientConfig, store_key
+from cairn.cli.artifact import artifact
 from cairn.errors import CairnError
-from cairn.http import ApiClient
+from cairn.sdk.login import check_key
+from cairn.settings import ClientConfig, store_key
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -50,15 +51,13 @@ def whoami() -> None:
 
 
 def _viewer(config: ClientConfig) -> dict[str, Any]:
-    client = ApiClient(config)
     try:
-        viewer: dict[str, Any] = client.get("/ingest/v1/viewer")
+        return check_key(config)
     except CairnError as exc:
         raise click.ClickException(str(exc)) from exc
-    finally:
-        client.close()
-    return viewer
 
+
+main.add_command(artifact)
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,1 @@
+"""The public API: read artifacts outside of a run (``cairn.Api()``)."""

@@ -1,0 +1,1 @@
+"""Runs: ``cairn.init`` and the ``Run`` it returns."""
