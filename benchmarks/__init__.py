@@ -1,0 +1,1 @@
+"""Benchmarks against the running stack; each prints one JSON object."""

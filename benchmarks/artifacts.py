@@ -1,0 +1,166 @@
+"""Artifact transfer benchmark against the running stack, through the SDK, as users upload.
+
+    eval "$(./cairn-dev env)"; .venv/bin/python -m benchmarks.artifacts
+
+Measures one 256 MiB file up and down, 2,000 files of 4 KiB up and down, and the re-log of the
+unchanged 2,000-file artifact (time, and bytes storage received, from its own counters). Every
+phase runs in a fresh process with its own cache directory, so nothing is served from a warm
+cache unless the phase is about that. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+MIB = 1024 * 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--big-mib", type=int, default=256)
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--file-kib", type=int, default=4)
+    parser.add_argument("--phase", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(run_phase(args.phase, Path(args.root))))
+        return
+    print(json.dumps(orchestrate(args), indent=2))
+
+
+def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
+    base_url, admin_key = os.environ["CAIRN_BASE_URL"], os.environ["CAIRN_API_KEY"]
+    user = f"bench-{uuid.uuid4().hex[:8]}"
+    created = httpx.post(
+        f"{base_url}/ingest/v1/users",
+        json={"name": user},
+        headers={"Authorization": f"Bearer {admin_key}"},
+        timeout=30,
+    )
+    created.raise_for_status()
+    key = created.json()["api_key"]
+    with tempfile.TemporaryDirectory(prefix="cairn-bench-") as tmp:
+        root = Path(tmp)
+        big, small = root / "big", root / "small"
+        big.mkdir()
+        small.mkdir()
+        write_random(big / "weights.bin", args.big_mib * MIB)
+        for n in range(args.files):
+            (small / f"f{n:05d}.bin").write_bytes(os.urandom(args.file_kib * 1024))
+        env = {**os.environ, "CAIRN_API_KEY": key}
+
+        def phase(name: str) -> dict[str, Any]:
+            cache = root / f"cache-{name}"
+            before = stats(base_url, key, user)
+            result = run_in_process(name, root, {**env, "CAIRN_CACHE_DIR": str(cache)})
+            after = stats(base_url, key, user)
+            result["bytes_stored"] = after["bytes"] - before["bytes"]
+            return result
+
+        up_big, down_big = phase("up-big"), phase("down-big")
+        up_small, down_small = phase("up-small"), phase("down-small")
+        # The re-log reuses the upload's digest cache, as a user's second run on one machine.
+        relog = run_in_process(
+            "relog-small", root, {**env, "CAIRN_CACHE_DIR": str(root / "cache-up-small")}
+        )
+        relog_stats = stats(base_url, key, user)
+    big_bytes = args.big_mib * MIB
+    return {
+        "big_file": {
+            "bytes": big_bytes,
+            "upload_s": up_big["seconds"],
+            "upload_mb_s": round(big_bytes / up_big["seconds"] / 1e6, 1),
+            "download_s": down_big["seconds"],
+            "download_mb_s": round(big_bytes / down_big["seconds"] / 1e6, 1),
+            "target_mb_s": 450,
+        },
+        "small_files": {
+            "files": args.files,
+            "upload_s": up_small["seconds"],
+            "upload_files_s": round(args.files / up_small["seconds"], 1),
+            "download_s": down_small["seconds"],
+            "download_files_s": round(args.files / down_small["seconds"], 1),
+            "target_files_s": 2000,
+        },
+        "relog_unchanged": {
+            "seconds": relog["seconds"],
+            "version": relog["version"],
+            "same_version": relog["version"] == up_small["version"],
+            "bytes_stored_by_storage": relog_stats["bytes"] - relog["stats_before"]["bytes"],
+            "target_s": 1.0,
+        },
+    }
+
+
+def write_random(path: Path, size: int) -> None:
+    with path.open("wb") as f:
+        for _ in range(size // MIB):
+            f.write(os.urandom(MIB))
+
+
+def stats(base_url: str, key: str, entity: str) -> dict[str, int]:
+    response = httpx.get(
+        f"{base_url}/storage/v1/entities/{entity}/stats",
+        headers={"Authorization": f"Bearer {key}"},
+        timeout=30,
+    )
+    response.raise_for_status()
+    return {"blobs": int(response.json()["blobs"]), "bytes": int(response.json()["bytes"])}
+
+
+def run_in_process(phase: str, root: Path, env: dict[str, str]) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.artifacts", "--phase", phase, "--root", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"phase {phase} failed:\n{done.stderr}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run_phase(phase: str, root: Path) -> dict[str, Any]:
+    import cairn  # noqa: PLC0415 - each phase imports the SDK in its own fresh process
+
+    kind, _, which = phase.partition("-")
+    name = "big" if which == "big" else "small"
+    run = cairn.init(project="bench", job_type=phase)
+    try:
+        if kind in {"up", "relog"}:
+            before = stats(os.environ["CAIRN_BASE_URL"], os.environ["CAIRN_API_KEY"], run.entity)
+            started = time.perf_counter()
+            artifact = cairn.Artifact(name, type="dataset")
+            artifact.add_dir(str(root / name))
+            run.log_artifact(artifact)
+            artifact.wait()
+            seconds = time.perf_counter() - started
+            return {
+                "seconds": round(seconds, 3),
+                "version": artifact.version,
+                "stats_before": before,
+            }
+        started = time.perf_counter()
+        artifact = run.use_artifact(f"{name}:latest")
+        artifact.download(root=str(root / f"download-{phase}"))
+        return {"seconds": round(time.perf_counter() - started, 3), "version": artifact.version}
+    finally:
+        run.finish()
+
+
+if __name__ == "__main__":
+    main()
