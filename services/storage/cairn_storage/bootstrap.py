@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 from urllib3.exceptions import HTTPError
 
 from cairn_storage.adapters.blob_index import MongoBlobIndex
+from cairn_storage.adapters.known_blobs import KnownBlobs
 from cairn_storage.adapters.metrics import StorageMetrics
 from cairn_storage.entrypoints.http import blobs, uploads
 from cairn_storage.entrypoints.http.app_keys import BLOBS, INDEX, POLICY, STORAGE_METRICS
@@ -50,7 +51,7 @@ async def blobstore_context(app: web.Application) -> AsyncIterator[None]:
 async def index_context(app: web.Application) -> AsyncIterator[None]:
     index = MongoBlobIndex(app[MONGO][app[SETTINGS].database_name])
     await until_available("mongodb", index.setup, retry_on=(PyMongoError,))
-    app[INDEX] = index
+    app[INDEX] = KnownBlobs(index)
     yield
 
 

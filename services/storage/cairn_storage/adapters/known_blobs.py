@@ -1,0 +1,63 @@
+"""A process-local memory of blobs the index is known to hold.
+
+A verified blob never changes, so once this process has seen it in the index (or recorded it),
+asking again is wasted work; and on FerretDB, where a multi-digest lookup scans the whole
+collection, it is most of the time of a re-log. Only presence is remembered; an absent digest
+is always asked again. Whatever deletes blobs (garbage collection) must call ``forget``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import datetime
+
+from cairn_storage.adapters.blob_index import BlobIndex, BlobStats, blob_id
+from cairn_storage.domain.blobs import Blob
+
+
+class KnownBlobs:
+    """``BlobIndex`` in front of another, remembering up to ``capacity`` present blobs (LRU)."""
+
+    def __init__(self, index: BlobIndex, *, capacity: int = 1_000_000) -> None:
+        self._index = index
+        self._capacity = capacity
+        self._sizes: OrderedDict[str, int] = OrderedDict()
+
+    async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        unknown: list[str] = []
+        for digest in digests:
+            size = self._sizes.get(blob_id(entity, digest))
+            if size is None:
+                unknown.append(digest)
+            else:
+                self._sizes.move_to_end(blob_id(entity, digest))
+                found[digest] = size
+        if unknown:
+            fetched = await self._index.sizes(entity, unknown)
+            self._remember(entity, fetched)
+            found.update(fetched)
+        return found
+
+    async def add_many(
+        self, entity: str, blobs: Sequence[Blob], *, stored_by: str, stored_at: datetime
+    ) -> int:
+        inserted = await self._index.add_many(
+            entity, blobs, stored_by=stored_by, stored_at=stored_at
+        )
+        self._remember(entity, {blob.digest: blob.size for blob in blobs})
+        return inserted
+
+    async def stats(self, entity: str) -> BlobStats:
+        return await self._index.stats(entity)
+
+    def forget(self, entity: str, digest: str) -> None:
+        self._sizes.pop(blob_id(entity, digest), None)
+
+    def _remember(self, entity: str, sizes: dict[str, int]) -> None:
+        for digest, size in sizes.items():
+            self._sizes[blob_id(entity, digest)] = size
+            self._sizes.move_to_end(blob_id(entity, digest))
+        while len(self._sizes) > self._capacity:
+            self._sizes.popitem(last=False)
