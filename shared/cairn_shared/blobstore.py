@@ -27,6 +27,7 @@ from minio import Minio
 from minio.datatypes import Part
 from minio.error import S3Error
 
+from cairn_shared import sigv4
 from cairn_shared.settings import Settings
 
 T = TypeVar("T")
@@ -67,6 +68,8 @@ class PresignRequest:
     key: str
     expires: timedelta
     query: Mapping[str, str] = field(default_factory=dict)  # e.g. uploadId and partNumber
+    # Headers the client must send, covered by the signature (x-amz-checksum-sha256).
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -144,7 +147,11 @@ class S3BlobStore:
         self._client = _client(settings.s3_endpoint, settings)
         # Presigning is local computation (the region is set, so minio-py never asks the
         # server for it), but the URL embeds the host the client will call.
-        self._public = _client(settings.s3_public_endpoint or settings.s3_endpoint, settings)
+        self._public_endpoint = settings.s3_public_endpoint or settings.s3_endpoint
+        self._public = _client(self._public_endpoint, settings)
+        self._access_key = settings.s3_access_key.get_secret_value()
+        self._secret_key = settings.s3_secret_key.get_secret_value()
+        self._region = settings.s3_region
         self._pool = ThreadPoolExecutor(settings.s3_concurrency, thread_name_prefix="s3")
 
     async def close(self) -> None:
@@ -251,17 +258,30 @@ class S3BlobStore:
         """Sign a whole batch in one worker call: ~80 µs each, which adds up to a blocked event
         loop for 10,000 URLs, while a thread hop per URL would cost more than the signing."""
 
-        def run() -> list[str]:
-            return [
-                self._public.get_presigned_url(
-                    r.method,
-                    self._bucket,
-                    r.key,
-                    r.expires,
-                    extra_query_params=dict(r.query) or None,  # minio-py mutates it
+        def one(r: PresignRequest) -> str:
+            if r.headers:
+                return sigv4.presign(
+                    method=r.method,
+                    endpoint=self._public_endpoint,
+                    bucket=self._bucket,
+                    key=r.key,
+                    access_key=self._access_key,
+                    secret_key=self._secret_key,
+                    region=self._region,
+                    expires=r.expires,
+                    headers=r.headers,
+                    query=r.query,
                 )
-                for r in requests
-            ]
+            return self._public.get_presigned_url(
+                r.method,
+                self._bucket,
+                r.key,
+                r.expires,
+                extra_query_params=dict(r.query) or None,  # minio-py mutates it
+            )
+
+        def run() -> list[str]:
+            return [one(r) for r in requests]
 
         return await self._run(run)
 

@@ -18,6 +18,7 @@ from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer
 from cairn_shared.auth.identity_store import IDENTITY_DATABASE, MongoIdentityStore
 from cairn_shared.auth.roles import Role
+from cairn_shared.blobstore import S3BlobStore
 from cairn_shared.events.envelope import Envelope
 from cairn_shared.events.topics import Topic, topic_name
 from cairn_shared.ids import derive_id
@@ -223,8 +224,12 @@ async def test_lying_completions_record_nothing(stack: Stack) -> None:
     _, opened = await stack.post(stack.url("uploads"), {"blobs": [good, bad]})
     urls = {u["digest"]: u for u in opened["uploads"]}
     await put_all([urls[good["digest"]]], {good["digest"]: right})
-    async with httpx.AsyncClient() as http:  # no checksum header: S3 cannot refuse it
-        await http.put(urls[bad["digest"]]["url"], content=swapped)
+    async with httpx.AsyncClient() as http:  # the checksum header is signed: S3 wants it
+        refused = await http.put(urls[bad["digest"]]["url"], content=swapped)
+    assert refused.status_code in {400, 403}
+    # Wrong content can still reach the key by other means (anyone with the bucket's keys):
+    # completion must catch it.
+    await S3BlobStore(stack.settings).put_bytes(blob_key(stack.owner.name, bad["digest"]), swapped)
 
     lie = {"digest": good["digest"], "size": good["size"] + 1}
     status, error = await stack.post(stack.url("uploads/complete"), {"blobs": [lie]})

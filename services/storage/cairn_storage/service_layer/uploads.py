@@ -110,12 +110,17 @@ def _presign_requests(
     key = blob_key(entity, blob.digest)
     plan = plans.get(blob.digest)
     if plan is None:
-        return [PresignRequest("PUT", key, policy.expires)]
+        return [PresignRequest("PUT", key, policy.expires, headers=checksum_headers(blob))]
     upload_id = upload_ids[blob.digest]
     return [
         PresignRequest("PUT", key, policy.expires, {"uploadId": upload_id, "partNumber": str(n)})
         for n in range(1, plan.part_count + 1)
     ]
+
+
+def checksum_headers(blob: Blob) -> dict[str, str]:
+    """Signed into the URL and sent by the client: S3 refuses a body with another SHA-256."""
+    return {"x-amz-checksum-sha256": checksum_sha256(blob.digest)}
 
 
 def _upload(
@@ -127,7 +132,7 @@ def _upload(
             "size": blob.size,
             "method": "put",
             "url": next(urls),
-            "headers": {"x-amz-checksum-sha256": checksum_sha256(blob.digest)},
+            "headers": checksum_headers(blob),
         }
     return {
         "digest": blob.digest,
