@@ -98,7 +98,7 @@ def test_cli_login_stores_the_key_and_whoami_uses_it(
 
     def cairn(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "cairn.cli", *args],
+            [sys.executable, "-m", "cairn", *args],
             env=env,
             capture_output=True,
             text=True,
