@@ -1,4 +1,4 @@
-"""Cached downloads and builds under ~/.cache/cairn, keyed by version.
+"""Cached downloads and builds under ~/.cache/cairn-dev, keyed by version.
 
 A build writes to a temporary path and is renamed into place only when complete, so an interrupted
 build is never mistaken for a finished one. A file lock keeps two cairn-dev runs from building the

@@ -18,7 +18,7 @@ Components, in start order: {", ".join(INFRA)} (infrastructure), then
 \b
 Environment:
   CAIRN_DEV_HOME       data, logs, pid files, admin key (default: <repo>/.cairn-dev)
-  CAIRN_DEV_CACHE_DIR  downloads and builds (default: ~/.cache/cairn)
+  CAIRN_DEV_CACHE_DIR  downloads and builds (default: ~/.cache/cairn-dev)
   CAIRN_DEV_S3         minio (default) or versitygw
   CAIRN_DEV_S3_BUCKET  the bucket created at start (default: cairn)
   CAIRN_DEV_MONGO      auto (default: mongod if on PATH, else FerretDB), mongod, ferretdb

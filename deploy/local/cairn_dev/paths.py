@@ -21,9 +21,10 @@ def repo_root() -> Path:
 
 
 def cache_root() -> Path:
-    """Downloads and builds, shared by every checkout: ~/.cache/cairn unless overridden."""
+    """Downloads and builds, shared by every checkout: ~/.cache/cairn-dev unless overridden
+    (apart from the SDK's own cache, ~/.cache/cairn, whose eviction must never touch them)."""
     override = os.environ.get("CAIRN_DEV_CACHE_DIR")
-    return Path(override) if override else Path(platformdirs.user_cache_dir("cairn"))
+    return Path(override) if override else Path(platformdirs.user_cache_dir("cairn-dev"))
 
 
 @dataclass(frozen=True)
