@@ -56,6 +56,17 @@ class Settings(BaseSettings):
     manifest_url: str = "http://127.0.0.1:18082"
     registry_url: str = "http://127.0.0.1:18084"
 
+    # Run history (ingest). One batch becomes one Kafka message, so its compressed size stays
+    # below the broker's 1 MB message limit; the decompressed cap bounds a gzip bomb.
+    history_max_body_bytes: int = Field(default=640 * 1024, ge=1024, le=700 * 1024)
+    history_max_batch_bytes: int = Field(default=8 * MIB, ge=1024)
+    history_max_rows: int = Field(default=10_000, ge=1)
+    history_max_keys: int = Field(default=1_000, ge=1)
+    # Back-pressure: beyond these, per process, a batch is refused with 429 and Retry-After.
+    history_max_inflight_requests: int = Field(default=2_000, ge=1)
+    history_max_inflight_bytes: int = Field(default=128 * MIB, ge=1024)
+    history_retry_after_s: int = Field(default=1, ge=1)
+
     admin_api_key: SecretStr = SecretStr("")
     log_level: str = "INFO"
     log_format: str = Field(default="auto", pattern="^(auto|json|console)$")
@@ -68,7 +79,18 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(default=15.0, gt=0)
     # Delay before each attempt, from the previous one (Standard Webhooks' suggestion).
     webhook_retry_schedule_s: Annotated[list[float], NoDecode] = Field(
-        default_factory=lambda: [0, 5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+        default_factory=lambda: [
+            0.0,
+            5.0,
+            300.0,
+            1800.0,
+            7200.0,
+            18000.0,
+            36000.0,
+            50400.0,
+            72000.0,
+            86400.0,
+        ],
         min_length=1,
     )
     webhook_retry_jitter: float = Field(default=0.1, ge=0, le=0.5)

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -43,6 +43,44 @@ def on(event: type[E], handler: Callable[[Envelope, E], Awaitable[None]]) -> tup
         await handler(envelope, data)
 
     return event.type, dispatch
+
+
+@dataclass(frozen=True)
+class Delivery(Generic[E]):
+    """One decoded event of a batch, with where it sits in its partition."""
+
+    envelope: Envelope
+    event: E
+    partition: int
+    offset: int
+
+
+BatchHandler = Callable[[Sequence[Delivery[EventData]]], Awaitable[None]]
+
+
+def on_batch(
+    events: Sequence[type[EventData]],
+    handler: Callable[[Sequence[Delivery[EventData]]], Awaitable[None]],
+) -> dict[str, BatchHandler]:
+    """Batch dispatch rows: ``handler`` gets runs of consecutive events (of any of ``events``)
+    of one partition, in offset order.
+
+    For handlers that amortise their writes over many events (one bulk insert per poll instead
+    of one per event). The same rules hold as for ``on``: the offsets are committed only after
+    ``handler`` returned, and it must be idempotent on each event id, because a batch that
+    failed half-way is handed over again, whole or split.
+    """
+    accepted = tuple(events)
+
+    async def dispatch(deliveries: Sequence[Delivery[EventData]]) -> None:
+        for delivery in deliveries:
+            if not isinstance(delivery.event, accepted):
+                raise PermanentError(
+                    f"{delivery.envelope.type} decoded as {type(delivery.event).__name__}"
+                )
+        await handler(deliveries)
+
+    return {event.type: dispatch for event in accepted}
 
 
 class Record(Protocol):
@@ -100,6 +138,8 @@ class ConsumerRunner:
         schemas: SchemaRegistry = SCHEMAS,
         retry: RetryPolicy = RetryPolicy(),
         on_start: Callable[[], Awaitable[None]] | None = None,
+        batch_handlers: Mapping[str, BatchHandler] | None = None,
+        on_assigned: Callable[[], None] | None = None,
     ) -> None:
         self._settings = settings
         # Tests share a broker: a topic prefix keeps their groups apart from the stack's own.
@@ -110,6 +150,8 @@ class ConsumerRunner:
         self._schemas = schemas
         self._retry = retry
         self._on_start = on_start
+        self._batch_handlers = dict(batch_handlers or {})
+        self._on_assigned = on_assigned  # e.g. drop caches of what other members may have changed
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=self._group_id,
@@ -153,6 +195,11 @@ class ConsumerRunner:
     def stop(self) -> None:
         self._stopping.set()
 
+    def assigned(self) -> None:
+        """The group gave this member a new set of partitions (called by the listener)."""
+        if self._on_assigned is not None:
+            self._on_assigned()
+
     async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
         offsets = {
             tp: offset
@@ -188,6 +235,11 @@ class ConsumerRunner:
             self._lock.release()
 
     async def _process_partition_batch(self, tp: TopicPartition, records: list[Record]) -> None:
+        if self._batch_handlers:
+            async with self._lock:
+                if tp in self._consumer.assignment():
+                    await self._process_in_batches(tp, records)
+            return
         for record in records:
             if self._stopping.is_set():
                 return
@@ -199,19 +251,13 @@ class ConsumerRunner:
                 self.processed += 1
 
     async def _process(self, record: Record) -> None:
-        try:
-            envelope = Envelope.from_bytes(record.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(record, f"undecodable envelope: {exc.error_count()} errors")
+        decoded = await self._decode(record)
+        if decoded is None:
             return
+        envelope, data = decoded
         handler = self._handlers.get(envelope.type)
         if handler is None:
             return  # topics carry several event types; each group handles the ones it needs
-        try:
-            data = self._schemas.decode(envelope)
-        except (UnknownEventError, ValidationError, KeyError) as exc:
-            await self._dead_letter(record, f"invalid {envelope.type} payload: {exc}")
-            return
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id,
             event_type=envelope.type,
@@ -219,6 +265,91 @@ class ConsumerRunner:
             group=self._group_id,
         ):
             await self._handle_with_retries(handler, envelope, data, record)
+
+    async def _decode(self, record: Record) -> tuple[Envelope, EventData] | None:
+        """The record's event; None when it was dead-lettered or no handler wants its type."""
+        try:
+            envelope = Envelope.from_bytes(record.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(record, f"undecodable envelope: {exc.error_count()} errors")
+            return None
+        if envelope.type not in self._handlers and envelope.type not in self._batch_handlers:
+            return None
+        try:
+            data = self._schemas.decode(envelope)
+        except (UnknownEventError, ValidationError, KeyError) as exc:
+            await self._dead_letter(record, f"invalid {envelope.type} payload: {exc}")
+            return None
+        return envelope, data
+
+    async def _process_in_batches(self, tp: TopicPartition, records: list[Record]) -> None:
+        """Hand runs of consecutive events that share a batch handler to it at once; anything
+        else goes through the per-event path, in offset order."""
+        pending: list[tuple[Record, Delivery[EventData]]] = []
+        pending_handler: BatchHandler | None = None
+        for record in records:
+            if self._stopping.is_set():
+                break
+            decoded = await self._decode(record)
+            batch_handler = self._batch_handlers.get(decoded[0].type) if decoded else None
+            if pending_handler is not None and batch_handler is not pending_handler:
+                await self._flush(tp, pending_handler, pending)
+                pending, pending_handler = [], None
+            if decoded is not None and batch_handler is not None:
+                envelope, data = decoded
+                pending.append((record, Delivery(envelope, data, record.partition, record.offset)))
+                pending_handler = batch_handler
+                continue
+            if decoded is not None and (handler := self._handlers.get(decoded[0].type)):
+                await self._handle_with_retries(handler, *decoded, record)
+            self._done[tp] = record.offset + 1
+            self.processed += 1
+        if pending_handler is not None:
+            await self._flush(tp, pending_handler, pending)
+
+    async def _flush(
+        self,
+        tp: TopicPartition,
+        handler: BatchHandler,
+        pending: Sequence[tuple[Record, Delivery[EventData]]],
+    ) -> None:
+        with structlog.contextvars.bound_contextvars(group=self._group_id, batch=len(pending)):
+            await self._handle_batch_with_retries(handler, pending)
+        self._done[tp] = pending[-1][0].offset + 1
+        self.processed += len(pending)
+
+    async def _handle_batch_with_retries(
+        self, handler: BatchHandler, pending: Sequence[tuple[Record, Delivery[EventData]]]
+    ) -> None:
+        """Like ``_handle_with_retries`` for a batch. When the batch keeps failing, its events
+        are retried one by one, so that only the faulty one is dead-lettered."""
+        failures = outages = 0
+        while True:
+            try:
+                await handler([delivery for _, delivery in pending])
+            except TRANSIENT_ERRORS as exc:
+                if self._stopping.is_set():
+                    raise _ShutdownRequestedError from exc
+                outages += 1
+                log.warning("handler.dependency_down", attempt=outages, error=repr(exc))
+                await asyncio.sleep(self._retry.delay(outages))
+            except Exception as exc:
+                failures += 1
+                permanent = isinstance(exc, PermanentError)
+                if permanent or failures >= self._retry.attempts:
+                    if len(pending) > 1:
+                        log.warning("handler.batch_split", size=len(pending), error=repr(exc))
+                        for item in pending:
+                            await self._handle_batch_with_retries(handler, [item])
+                        return
+                    if not permanent:
+                        log.exception("handler.failed", attempts=failures)
+                    await self._dead_letter(pending[0][0], _reason(exc))
+                    return
+                log.warning("handler.retrying", attempt=failures, error=repr(exc))
+                await asyncio.sleep(self._retry.delay(failures))
+            else:
+                return
 
     async def _handle_with_retries(
         self, handler: Handler, envelope: Envelope, data: EventData, record: Record
@@ -260,6 +391,10 @@ class ConsumerRunner:
         )
 
 
+def _reason(exc: Exception) -> str:
+    return str(exc) if isinstance(exc, PermanentError) else f"{type(exc).__name__}: {exc}"
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: ConsumerRunner) -> None:
         self._runner = runner
@@ -270,3 +405,4 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         names = sorted(f"{tp.topic}/{tp.partition}" for tp in assigned)
         log.info("consumer.assigned", partitions=names)
+        self._runner.assigned()

@@ -69,3 +69,13 @@ class RunRepository:
 
     async def get(self, path: str) -> Document | None:
         return await self._runs.find_one({"_id": path})
+
+    async def list_project(
+        self, entity: str, project: str, *, state: str | None = None
+    ) -> list[Document]:
+        """A project's runs. FerretDB scans for this (no pushdown but ``_id``), which is fine
+        at the size of a runs collection; the caller filters further in Python."""
+        query: dict[str, str] = {"entity": entity, "project": project}
+        if state is not None:
+            query["state"] = state
+        return await self._runs.find(query).to_list()

@@ -1,0 +1,298 @@
+"""Run-history load generator: many simulated ``run.log`` senders against the real stack.
+
+    eval "$(./cairn-dev env)"
+    python -m benchmarks.history_load --workers 1000 --rate 100 --keys 10 --duration 60
+    python -m benchmarks.history_load --workers 100 --duration 10          # a quick smoke run
+
+Each worker is one run logging ``--rate`` rows per second of ``--keys`` random floats, sent as
+the SDK's sender does: every ``--flush`` seconds the rows due so far go out as one gzip NDJSON
+batch (one batch in flight per run, retried with the same batch id after a 429/503/timeout).
+The generator measures accepted rows per second and the acknowledgement latency of each
+batch, waits until the history writer has stored every batch, then reads every run back
+through ``scan_history`` and checks its steps are exactly 0..n-1 (every row, once), and prints
+one JSON object. CPU seconds of the stack's processes are reported beside it: on a small
+machine the generator, the services, Kafka and FerretDB share the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+
+GZIP_WBITS = 31
+TICKS_S = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass
+class Worker:
+    run_id: str
+    sent_rows: int = 0
+    seq: int = 0
+    latencies: list[float] = field(default_factory=list)
+    retries: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Load:
+    base: str
+    headers: dict[str, str]
+    keys: list[str]
+    rate: float
+    flush_s: float
+    deadline: float
+    accepted_rows: int = 0
+    first_ack: float = 0.0
+    last_ack: float = 0.0
+
+
+def batch_body(start: int, count: int, keys: list[str]) -> bytes:
+    now = time.time()
+    lines = [
+        orjson.dumps({"_step": step, "_timestamp": now, **{k: random.random() for k in keys}})  # noqa: S311
+        for step in range(start, start + count)
+    ]
+    deflater = zlib.compressobj(1, zlib.DEFLATED, GZIP_WBITS)
+    return deflater.compress(b"\n".join(lines) + b"\n") + deflater.flush()
+
+
+async def post_batch(
+    session: aiohttp.ClientSession, load: Load, worker: Worker, body: bytes, rows: int
+) -> None:
+    """Send until acknowledged, as the SDK does; only the acknowledged attempt's latency and the
+    whole time to acknowledgement are kept (the latter includes back-off after a 429)."""
+    url = f"{load.base}/runs/{worker.run_id}/history"
+    params = {"batch_id": str(uuid.uuid4()), "seq": str(worker.seq)}
+    headers = load.headers | {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+    first = time.perf_counter()
+    while True:
+        started = time.perf_counter()
+        try:
+            async with session.post(url, params=params, data=body, headers=headers) as response:
+                await response.read()
+                status, retry_after = response.status, response.headers.get("Retry-After")
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            status, retry_after = 0, None
+            worker.errors.append(repr(exc)[:200])
+        now = time.perf_counter()
+        if status == 200:
+            worker.latencies.append(now - started)
+            worker.seq += 1
+            worker.sent_rows += rows
+            load.accepted_rows += rows
+            load.first_ack = load.first_ack or now
+            load.last_ack = now
+            return
+        if status not in (0, 429, 502, 503, 504):
+            worker.errors.append(f"HTTP {status}")
+            raise RuntimeError(f"batch refused with HTTP {status}")
+        worker.retries += 1
+        if now - first > 120:
+            raise RuntimeError("batch not acknowledged within 120 s")
+        await asyncio.sleep(float(retry_after or 0.2) * random.uniform(0.5, 1.0))  # noqa: S311
+
+
+async def run_worker(session: aiohttp.ClientSession, load: Load, worker: Worker) -> None:
+    started = time.perf_counter()
+    await asyncio.sleep(random.uniform(0, load.flush_s))  # noqa: S311 - spread the workers
+    while True:
+        now = time.perf_counter()
+        due = int((min(now, load.deadline) - started) * load.rate)
+        count = due - worker.sent_rows
+        if count > 0:
+            body = batch_body(worker.sent_rows, count, load.keys)
+            await post_batch(session, load, worker, body, count)
+        if now >= load.deadline:
+            return
+        await asyncio.sleep(max(0.0, load.flush_s - (time.perf_counter() - now)))
+
+
+async def wait_stored(session: aiohttp.ClientSession, load: Load, workers: list[Worker]) -> float:
+    started = time.perf_counter()
+    sem = asyncio.Semaphore(32)
+
+    async def one(worker: Worker) -> None:
+        url = f"{load.base}/runs/{worker.run_id}/history/status"
+        params = {"seq": str(worker.seq - 1), "wait_s": "20"}
+        async with sem:
+            for _ in range(30):
+                async with session.get(
+                    url, params=params, headers=load.headers, timeout=aiohttp.ClientTimeout(60)
+                ) as response:
+                    if response.status == 200 and (await response.json())["stored"]:
+                        return
+        raise RuntimeError(f"{worker.run_id}: the writer did not store every batch in time")
+
+    await asyncio.gather(*(one(w) for w in workers if w.seq))
+    return time.perf_counter() - started
+
+
+async def read_back(
+    session: aiohttp.ClientSession, load: Load, workers: list[Worker]
+) -> dict[str, int]:
+    """Every row of every run through scan_history: steps must be exactly 0..sent-1."""
+    totals = {"rows": 0, "runs_complete": 0, "missing": 0, "duplicates": 0, "out_of_order": 0}
+    sem = asyncio.Semaphore(8)
+
+    async def one(worker: Worker) -> None:
+        url = f"{load.base}/runs/{worker.run_id}/history/scan"
+        steps: list[int] = []
+        cursor: str | None = None
+        async with sem:
+            while True:
+                params = {"page_size": "10000"} | ({"cursor": cursor} if cursor else {})
+                async with session.get(url, params=params, headers=load.headers) as response:
+                    page = orjson.loads(await response.read())
+                steps.extend(row["_step"] for row in page["rows"])
+                cursor = page["next"]
+                if not cursor:
+                    break
+        totals["rows"] += len(steps)
+        distinct = set(steps)
+        totals["duplicates"] += len(steps) - len(distinct)
+        totals["missing"] += len(set(range(worker.sent_rows)) - distinct)
+        totals["out_of_order"] += int(steps != sorted(steps))
+        totals["runs_complete"] += int(distinct == set(range(worker.sent_rows)))
+
+    await asyncio.gather(*(one(w) for w in workers))
+    return totals
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if not values:
+        return {}
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)
+
+    return {
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": round(ordered[-1] * 1000, 1),
+        "mean": round(statistics.fmean(ordered) * 1000, 1),
+    }
+
+
+def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
+    """utime + stime of each process (and its children reaped so far)."""
+    out: dict[str, float] = {}
+    for name, pid in pids.items():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = sum(int(v) for v in fields[11:15]) / TICKS_S
+    return out
+
+
+def stack_pids(home: Path, extra: list[str]) -> dict[str, int]:
+    pids = {"loadgen": os.getpid()}
+    for pid_file in sorted((home / "run").glob("*.pid")):
+        pids[pid_file.stem] = int(pid_file.read_text().split()[0])
+    for item in extra:
+        name, _, pid = item.partition("=")
+        pids[name] = int(pid)
+    return pids
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    base_url = os.environ["CAIRN_BASE_URL"].rstrip("/")
+    headers = {"Authorization": f"Bearer {os.environ['CAIRN_API_KEY']}"}
+    connector = aiohttp.TCPConnector(limit=args.connections)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        async with session.get(f"{base_url}/ingest/v1/viewer", headers=headers) as response:
+            entity = args.entity or (await response.json())["default_entity"]
+        project = args.project or f"bench-{int(time.time())}"
+        base = f"{base_url}/ingest/v1/entities/{entity}/projects/{project}"
+        workers = [Worker(run_id=f"w{n:05d}") for n in range(args.workers)]
+        starts = asyncio.Semaphore(50)
+
+        async def start(worker: Worker) -> None:
+            async with (
+                starts,
+                session.post(
+                    f"{base}/runs", json={"run_id": worker.run_id}, headers=headers
+                ) as response,
+            ):
+                if response.status != 201:
+                    raise RuntimeError(f"cannot start {worker.run_id}: {await response.text()}")
+
+        await asyncio.gather(*(start(w) for w in workers))
+        pids = stack_pids(Path(args.stack_home), args.pid)
+        cpu_before, load_before = cpu_seconds(pids), os.getloadavg()
+        began = time.perf_counter()
+        load = Load(
+            base=base,
+            headers=headers,
+            keys=[f"metric_{k}" for k in range(args.keys)],
+            rate=args.rate,
+            flush_s=args.flush,
+            deadline=began + args.duration,
+        )
+        await asyncio.gather(*(run_worker(session, load, w) for w in workers))
+        sending_s = time.perf_counter() - began
+        cpu_during = cpu_seconds(pids)
+        catch_up_s = await wait_stored(session, load, workers)
+        readback = await read_back(session, load, workers) if args.verify else {}
+    latencies = [latency for w in workers for latency in w.latencies]
+    sent = sum(w.sent_rows for w in workers)
+    return {
+        "benchmark": "history_load",
+        "config": vars(args) | {"entity": entity, "project": project},
+        "rows_accepted": sent,
+        "batches_accepted": len(latencies),
+        "sending_s": round(sending_s, 2),
+        "rows_per_s_accepted": round(sent / sending_s),
+        "rows_per_s_offered": args.workers * args.rate,
+        "ack_latency_ms": percentiles(latencies),
+        "retries": sum(w.retries for w in workers),
+        "errors": sum(len(w.errors) for w in workers),
+        "writer_catch_up_s": round(catch_up_s, 2),
+        "readback": readback,
+        "every_row_once": bool(readback)
+        and readback["rows"] == sent
+        and readback["missing"] == 0
+        and readback["duplicates"] == 0,
+        "cpu_s_during_send": {
+            k: round(cpu_during[k] - cpu_before.get(k, 0.0), 1) for k in cpu_during
+        },
+        "loadavg_before": [round(x, 2) for x in load_before],
+        "loadavg_after": [round(x, 2) for x in os.getloadavg()],
+        "cores": os.cpu_count(),
+    }
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=1000)
+    parser.add_argument("--rate", type=float, default=100.0, help="rows per second per worker")
+    parser.add_argument("--keys", type=int, default=10, help="numeric keys per row")
+    parser.add_argument("--duration", type=float, default=60.0, help="seconds of logging")
+    parser.add_argument("--flush", type=float, default=1.0, help="seconds between batches")
+    parser.add_argument("--connections", type=int, default=256, help="HTTP connection pool")
+    parser.add_argument("--entity", default="")
+    parser.add_argument("--project", default="")
+    parser.add_argument("--no-verify", dest="verify", action="store_false")
+    parser.add_argument("--stack-home", default=".cairn-dev", help="cairn-dev's home (pids)")
+    parser.add_argument("--pid", action="append", default=[], help="NAME=PID to account CPU")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(parse_args())), indent=2))

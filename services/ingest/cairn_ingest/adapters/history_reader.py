@@ -1,0 +1,172 @@
+"""Reading a run's history: its chunks in order, by ``_id``, a few at a time ahead.
+
+``scan`` returns every row of a step range, a page at a time, with a cursor (chunk number and
+row index) that resumes exactly where the page ended. Rows whose chunk lies wholly inside the
+range and that need no key filter go out as the stored JSON text, unparsed. ``sample`` feeds
+every row of the range through a ``Sampler``.
+
+Chunks of a run whose steps never went backwards (``summary.ordered``, the normal case: the
+SDK refuses decreasing steps as W&B's does) are sorted by step, so a range start is found by
+binary search and the walk stops at the range end. Otherwise every chunk is read and rows
+come in the order they were logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import zlib
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from cairn_shared.mongo import Document
+
+from cairn_ingest.adapters.history_repository import HistoryRepository
+from cairn_ingest.domain.history import GZIP_WBITS, STEP
+from cairn_ingest.domain.sampling import Sampler
+from cairn_ingest.domain.summary import RunSummary
+
+PREFETCH = 8  # chunks fetched ahead while the current one is decoded
+
+
+@dataclass(frozen=True)
+class Cursor:
+    chunk: int
+    row: int
+
+    def encode(self) -> str:
+        return f"{self.chunk}.{self.row}"
+
+    @classmethod
+    def decode(cls, text: str) -> Cursor:
+        chunk, _, row = text.partition(".")
+        if not (chunk.isdigit() and row.isdigit()):
+            raise ValueError(f"invalid cursor {text!r}: pass back the 'next' of the last page")
+        return cls(int(chunk), int(row))
+
+
+@dataclass(frozen=True)
+class StepRange:
+    low: int = 0
+    high: int | None = None  # inclusive
+
+    def holds(self, step: int) -> bool:
+        return step >= self.low and (self.high is None or step <= self.high)
+
+    def covers(self, chunk: Document) -> bool:
+        return chunk["min_step"] >= self.low and (
+            self.high is None or chunk["max_step"] <= self.high
+        )
+
+    def past(self, chunk: Document) -> bool:
+        return self.high is not None and chunk["min_step"] > self.high
+
+
+class HistoryReader:
+    def __init__(self, repository: HistoryRepository) -> None:
+        self._repository = repository
+
+    async def scan(
+        self,
+        summary: RunSummary,
+        *,
+        steps: StepRange,
+        keys: Sequence[str] | None,
+        page_size: int,
+        cursor: Cursor | None,
+    ) -> tuple[list[bytes], Cursor | None]:
+        """Up to ``page_size`` rows as JSON texts, and the cursor of the next page (or None)."""
+        start = cursor or Cursor(await self._first_chunk(summary, steps.low), 0)
+        out: list[bytes] = []
+        async with aclosing(self._chunks(summary, start.chunk, steps)) as chunks:
+            async for number, chunk in chunks:
+                lines = _lines(chunk)
+                skip = start.row if number == start.chunk else 0
+                raw = not keys and steps.covers(chunk)
+                for index in range(skip, len(lines)):
+                    if len(out) == page_size:
+                        return out, Cursor(number, index)
+                    if raw:
+                        out.append(lines[index])
+                        continue
+                    row, lenient = _parse(lines[index])
+                    if not steps.holds(row[STEP]) or (keys and not all(k in row for k in keys)):
+                        continue
+                    if keys:
+                        row = {STEP: row[STEP], **{key: row[key] for key in keys}}
+                    out.append(_dump(row, lenient))
+        return out, None
+
+    async def sample(
+        self, summary: RunSummary, *, steps: StepRange, keys: Sequence[str] | None, samples: int
+    ) -> list[dict[str, Any]]:
+        sampler = Sampler(samples, keys)
+        first = await self._first_chunk(summary, steps.low)
+        async with aclosing(self._chunks(summary, first, steps)) as chunks:
+            async for _, chunk in chunks:
+                whole = steps.covers(chunk)
+                for line in _lines(chunk):
+                    row, _ = _parse(line)
+                    if whole or steps.holds(row[STEP]):
+                        sampler.add(row)
+        return sampler.result()
+
+    async def _first_chunk(self, summary: RunSummary, low: int) -> int:
+        """The first chunk that may hold ``low``: binary search when chunks are in step order."""
+        if low <= 0 or not summary.ordered:
+            return 0
+        lo, hi = 0, summary.chunks
+        while lo < hi:
+            middle = (lo + hi) // 2
+            chunk = await self._repository.chunk(summary.path, middle, meta_only=True)
+            if chunk is not None and chunk["max_step"] < low:
+                lo = middle + 1
+            else:
+                hi = middle
+        return lo
+
+    async def _chunks(
+        self, summary: RunSummary, first: int, steps: StepRange
+    ) -> AsyncGenerator[tuple[int, Document]]:
+        """The run's chunks from ``first`` on, fetched ``PREFETCH`` ahead."""
+        pending: list[asyncio.Task[Document | None]] = []
+        number = first
+        try:
+            while number < summary.chunks or pending:
+                while number < summary.chunks and len(pending) < PREFETCH:
+                    pending.append(
+                        asyncio.ensure_future(self._repository.chunk(summary.path, number))
+                    )
+                    number += 1
+                chunk = await pending.pop(0)
+                if chunk is None:  # not written yet: the summary is saved after its chunks
+                    continue
+                if summary.ordered and steps.past(chunk):
+                    return
+                yield chunk["n"], chunk
+        finally:
+            for task in pending:
+                task.cancel()
+
+
+def _lines(chunk: Document) -> list[bytes]:
+    text = zlib.decompress(chunk["body"], GZIP_WBITS)
+    return [line for line in text.split(b"\n") if line and not line.isspace()]
+
+
+def _parse(line: bytes) -> tuple[dict[str, Any], bool]:
+    """A stored row, and whether it needed the lenient parser (NaN or Infinity in it)."""
+    try:
+        return orjson.loads(line), False
+    except orjson.JSONDecodeError:
+        return json.loads(line), True
+
+
+def _dump(row: dict[str, Any], lenient: bool) -> bytes:
+    # orjson writes NaN as null; such rows keep W&B's NaN tokens through the stdlib instead.
+    if lenient:
+        return json.dumps(row, separators=(",", ":")).encode()
+    return orjson.dumps(row)

@@ -1,0 +1,134 @@
+"""A run's summary: what its history writer knows of the run after each stored batch.
+
+Per key the last value and, for numbers, the min and max; the row count, the last step, the
+client's highest batch number, and the bookkeeping that makes the writer exactly-once: how
+many chunks (stored batches) the run has, which are numbered 0..chunks-1 so that readers find
+them by ``_id`` alone, and the Kafka position of the last batch applied.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cairn_shared.events.runs import RunConfigUpdated, RunHistoryLogged, RunSummaryUpdated
+from cairn_shared.mongo import Document, decode_mapping, encode_mapping
+
+
+@dataclass
+class RunSummary:
+    path: str
+    entity: str
+    project: str
+    last: dict[str, Any] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)  # set after init, over the start's
+    minimum: dict[str, int | float] = field(default_factory=dict)
+    maximum: dict[str, int | float] = field(default_factory=dict)
+    rows: int = 0
+    chunks: int = 0
+    last_step: int = -1
+    seq: int = -1  # the highest client batch number stored
+    ordered: bool = True  # every chunk's steps start at or after the previous chunk's end
+    partition: int = -1  # the Kafka position of the last applied batch of this run
+    offset: int = -1
+    updated_at: datetime | None = None
+
+    def applied(self, partition: int, offset: int) -> bool:
+        """Whether the batch at this position is already in the summary (a redelivery)."""
+        return partition == self.partition and offset <= self.offset
+
+    def apply(self, event: RunHistoryLogged, *, partition: int, offset: int, at: datetime) -> int:
+        """Add a newly stored batch; returns the chunk number its rows are stored under."""
+        chunk = self.chunks
+        self.chunks += 1
+        if event.min_step < self.last_step or not event.ordered:
+            self.ordered = False
+        # A batch the client numbered below one already stored arrived late: its values are
+        # older, so they fill in new keys but never replace what a later batch said.
+        late = event.seq < self.seq
+        for key, value in event.last.items():
+            if not late or key not in self.last:
+                self.last[key] = value
+        for key, low in event.min.items():
+            current = self.minimum.get(key)
+            self.minimum[key] = low if current is None else min(current, low)
+        for key, high in event.max.items():
+            current = self.maximum.get(key)
+            self.maximum[key] = high if current is None else max(current, high)
+        self.rows += event.rows
+        self.last_step = max(self.last_step, event.max_step)
+        self.seq = max(self.seq, event.seq)
+        self.skip(partition=partition, offset=offset, at=at)
+        return chunk
+
+    def set_values(
+        self,
+        event: RunSummaryUpdated | RunConfigUpdated,
+        *,
+        partition: int,
+        offset: int,
+        at: datetime,
+    ) -> None:
+        """Apply keys the script set (or deleted) in the summary or the config."""
+        target = self.last if isinstance(event, RunSummaryUpdated) else self.config
+        target.update(event.update)
+        for key in event.remove:
+            target.pop(key, None)
+        self.seq = max(self.seq, event.seq)
+        self.skip(partition=partition, offset=offset, at=at)
+
+    def skip(self, *, partition: int, offset: int, at: datetime) -> None:
+        """Move past a batch that needs no change (a client's retry of a stored batch)."""
+        self.partition, self.offset, self.updated_at = partition, offset, at
+
+    def copy(self) -> RunSummary:
+        return copy.deepcopy(self)
+
+    def public(self) -> dict[str, Any]:
+        """The summary as W&B shows it: the last value of every key."""
+        return dict(self.last)
+
+    def to_document(self) -> Document:
+        stats = [
+            {"k": key, "min": low, "max": self.maximum[key]}
+            for key, low in self.minimum.items()
+            if key in self.maximum
+        ]
+        return {
+            "_id": self.path,
+            "entity": self.entity,
+            "project": self.project,
+            "last": encode_mapping(self.last),
+            "config": encode_mapping(self.config),
+            "stats": stats,
+            "history_rows": self.rows,
+            "chunks": self.chunks,
+            "last_step": self.last_step,
+            "seq": self.seq,
+            "ordered": self.ordered,
+            "kafka": {"partition": self.partition, "offset": self.offset},
+            "updated_at": self.updated_at,
+        }
+
+    @classmethod
+    def from_document(cls, doc: Document) -> RunSummary:
+        stats = doc.get("stats", [])
+        return cls(
+            path=doc["_id"],
+            entity=doc["entity"],
+            project=doc["project"],
+            last=decode_mapping(doc.get("last", [])),
+            config=decode_mapping(doc.get("config", [])),
+            minimum={item["k"]: item["min"] for item in stats},
+            maximum={item["k"]: item["max"] for item in stats},
+            rows=doc.get("history_rows", 0),
+            chunks=doc.get("chunks", 0),
+            last_step=doc.get("last_step", -1),
+            seq=doc.get("seq", -1),
+            ordered=doc.get("ordered", True),
+            partition=doc.get("kafka", {}).get("partition", -1),
+            offset=doc.get("kafka", {}).get("offset", -1),
+            updated_at=doc.get("updated_at"),
+        )

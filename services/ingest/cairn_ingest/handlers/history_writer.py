@@ -1,0 +1,156 @@
+"""The history writer: stores ``run.history`` batches and keeps each run's summary.
+
+It gets a poll's worth of one partition's events at once and writes them in three round
+trips, whatever their number: the batch markers, the chunks, the summaries. It is exactly
+once per batch although Kafka delivers at least once and clients retry:
+
+- a batch at or before the summary's Kafka position was applied before: skipped;
+- a batch id already claimed at another position is a client's retry: skipped;
+- a batch id claimed at this very position is this writer's own unfinished attempt: it is
+  redone with the same chunk number (chunk numbers follow from the summary, which moves only
+  after the chunks are stored), so the inserts find their own documents.
+
+The runner commits the offsets only after ``handle`` returned, that is after all three writes.
+Summary and config updates (``run.summary[k] = v`` after ``init``) come through the same
+sequence and change only the summary document.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+from cairn_shared.events.envelope import EventData
+from cairn_shared.events.runs import RunConfigUpdated, RunHistoryLogged, RunSummaryUpdated
+from cairn_shared.kafka.consumer import Delivery
+from cairn_shared.mongo import Document
+
+from cairn_ingest.adapters.history_repository import HistoryRepository, chunk_document
+from cairn_ingest.domain.summary import RunSummary
+
+log = structlog.get_logger(__name__)
+
+History = Delivery[EventData]  # RunHistoryLogged, RunSummaryUpdated or RunConfigUpdated
+HANDLED: tuple[type[EventData], ...] = (RunHistoryLogged, RunSummaryUpdated, RunConfigUpdated)
+
+
+class HistoryWriter:
+    def __init__(self, repository: HistoryRepository, *, cache_size: int = 50_000) -> None:
+        self._repository = repository
+        # Summaries of the runs this member writes. Only valid while it owns their partitions:
+        # the runner calls ``forget`` on every reassignment.
+        self._cache: OrderedDict[str, RunSummary] = OrderedDict()
+        self._cache_size = cache_size
+        self.rows_stored = 0
+        self.batches_stored = 0
+        self.duplicates = 0
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    async def handle(self, deliveries: Sequence[History]) -> None:
+        now = datetime.now(UTC)
+        timer = _Timer()
+        # Work on copies: if a write fails, the cache must not run ahead of the database.
+        summaries = {path: s.copy() for path, s in (await self._summaries(deliveries)).items()}
+        fresh = [
+            d
+            for d in deliveries
+            if not summaries[d.envelope.subject].applied(d.partition, d.offset)
+        ]
+        first: dict[str, History] = {}
+        for delivery in fresh:
+            first.setdefault(delivery.envelope.id, delivery)
+        claimed_before = await self._repository.claim_batches(
+            [
+                {"_id": d.envelope.id, "run": d.envelope.subject, "partition": d.partition}
+                | {"offset": d.offset}
+                for d in first.values()
+            ]
+        )
+        timer.lap("claim")
+        positions = await self._repository.batch_positions(claimed_before)
+        chunks: list[Document] = []
+        for delivery in fresh:
+            summary = summaries[delivery.envelope.subject]
+            event_id, here = delivery.envelope.id, (delivery.partition, delivery.offset)
+            owner = positions.get(event_id, here) if event_id in claimed_before else here
+            event = delivery.event
+            if first[event_id] is not delivery or owner != here:
+                self.duplicates += 1
+                summary.skip(partition=delivery.partition, offset=delivery.offset, at=now)
+            elif isinstance(event, RunHistoryLogged):
+                chunks.append(self._chunk(summary, delivery, event, now))
+            elif isinstance(event, RunSummaryUpdated | RunConfigUpdated):
+                summary.set_values(
+                    event, partition=delivery.partition, offset=delivery.offset, at=now
+                )
+        timer.lap("positions")
+        await self._repository.insert_chunks(chunks)
+        timer.lap("chunks")
+        touched = {d.envelope.subject for d in fresh}
+        await self._repository.save_summaries([summaries[path] for path in touched])
+        timer.lap("summaries")
+        log.info(
+            "history.stored",
+            events=len(deliveries),
+            chunks=len(chunks),
+            runs=len(touched),
+            duplicates=len(fresh) - len(first),
+            **timer.laps,
+        )
+        for path in touched:
+            self._remember(summaries[path])
+        self.batches_stored += len(chunks)
+        self.rows_stored += sum(chunk["rows"] for chunk in chunks)
+
+    def _chunk(
+        self, summary: RunSummary, delivery: History, event: RunHistoryLogged, now: datetime
+    ) -> Document:
+        number = summary.apply(event, partition=delivery.partition, offset=delivery.offset, at=now)
+        return chunk_document(
+            path=summary.path,
+            number=number,
+            event_id=delivery.envelope.id,
+            batch_id=event.batch_id,
+            seq=event.seq,
+            rows=event.rows,
+            min_step=event.min_step,
+            max_step=event.max_step,
+            keys=event.keys,
+            body=event.rows_gzip(),
+        )
+
+    async def _summaries(self, deliveries: Sequence[History]) -> dict[str, RunSummary]:
+        wanted = {d.envelope.subject: d.envelope for d in deliveries}
+        missing = [path for path in wanted if path not in self._cache]
+        loaded = await self._repository.summaries(missing) if missing else {}
+        found: dict[str, RunSummary] = {}
+        for path, envelope in wanted.items():
+            summary = self._cache.get(path) or loaded.get(path)
+            if summary is None:
+                summary = RunSummary(path=path, entity=envelope.entity, project=envelope.project)
+            found[path] = summary
+        return found
+
+    def _remember(self, summary: RunSummary) -> None:
+        self._cache[summary.path] = summary
+        self._cache.move_to_end(summary.path)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+
+class _Timer:
+    """Milliseconds per phase, for the log line that shows where a slow write spends it."""
+
+    def __init__(self) -> None:
+        self._last = time.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[f"{name}_ms"] = round((now - self._last) * 1000, 1)
+        self._last = now

@@ -1,0 +1,214 @@
+"""Run history's pure parts: batch validation and stats, sampling with extremes, the summary
+and its exactly-once bookkeeping, and W&B-style run filters."""
+
+from __future__ import annotations
+
+import gzip
+import math
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import pytest
+from cairn_ingest.domain.admission import Admission, OverloadedError
+from cairn_ingest.domain.filters import FilterError, compile_filter, pinned_state
+from cairn_ingest.domain.history import (
+    BatchError,
+    BatchTooLargeError,
+    Limits,
+    gunzip,
+    parse_batch,
+)
+from cairn_ingest.domain.sampling import Sampler
+from cairn_ingest.domain.summary import RunSummary
+from cairn_shared.events.runs import RunHistoryLogged, RunSummaryUpdated
+
+LIMITS = Limits(max_batch_bytes=1 << 20, max_rows=100, max_keys=5)
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def ndjson(*rows: dict[str, Any]) -> bytes:
+    return b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+def test_a_batch_yields_its_step_range_and_per_key_last_min_max() -> None:
+    parsed = parse_batch(
+        ndjson({"_step": 0, "loss": 2.0, "tag": "a"}, {"_step": 1, "loss": 0.5, "tag": "b"}),
+        LIMITS,
+    )
+    assert (parsed.rows, parsed.min_step, parsed.max_step, parsed.ordered) == (2, 0, 1, True)
+    assert parsed.last == {"_step": 1, "loss": 0.5, "tag": "b"}
+    assert parsed.minimum == {"_step": 0, "loss": 0.5}
+    assert parsed.maximum == {"_step": 1, "loss": 2.0}
+
+
+def test_rows_of_different_shapes_and_non_finite_values() -> None:
+    text = b'{"_step":3,"loss":NaN}\n{"_step":2,"acc":1}\n{"_step":4,"loss":0.1,"ok":true}\n'
+    parsed = parse_batch(text, LIMITS)
+    assert not parsed.ordered
+    assert parsed.keys == ["_step", "loss", "acc", "ok"]
+    assert parsed.minimum["loss"] == parsed.maximum["loss"] == 0.1  # NaN is no extreme
+    assert "ok" not in parsed.minimum  # booleans are not numbers here
+    nan_last = parse_batch(b'{"_step":1,"x":Infinity}\n', LIMITS).last
+    assert nan_last["x"] == "Infinity"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"not json\n", "line 1: not JSON"),
+        (b'{"_step":0}\n[1,2]\n', "line 2: each line must be a JSON object"),
+        (b'{"loss":1}\n', "_step must be an integer >= 0"),
+        (b'{"_step":-1}\n', "_step must be an integer >= 0"),
+        (b'{"_step":1.5}\n', "_step must be an integer >= 0"),
+        (b'{"_step":true}\n', "_step must be an integer >= 0"),
+        (b'{"_step":0,"a":1,"b":2,"c":3,"d":4,"e":5}\n', "at most 5 keys"),
+        (b"\n\n", "no rows"),
+    ],
+)
+def test_invalid_batches_are_refused_with_the_line(text: bytes, message: str) -> None:
+    with pytest.raises(BatchError, match=message):
+        parse_batch(text, LIMITS)
+
+
+def test_size_limits() -> None:
+    with pytest.raises(BatchTooLargeError):
+        parse_batch(ndjson(*({"_step": n} for n in range(101))), LIMITS)
+    bomb = gzip.compress(b" " * 100_000)
+    with pytest.raises(BatchTooLargeError):
+        gunzip(bomb, 10_000)
+    with pytest.raises(BatchError, match="one complete gzip member"):
+        gunzip(gzip.compress(b"a") + gzip.compress(b"b"), 10_000)
+    with pytest.raises(BatchError, match="not valid gzip"):
+        gunzip(b"plain text", 10_000)
+    assert gunzip(gzip.compress(b"abc"), 10) == b"abc"
+
+
+def test_sampling_keeps_each_keys_extremes_and_the_last_row() -> None:
+    sampler = Sampler(samples=20)
+    for step in range(10_000):
+        value = math.sin(step / 100)
+        if step == 4321:
+            value = 50.0  # a spike that even spacing would miss
+        if step == 777:
+            value = -50.0
+        sampler.add({"_step": step, "loss": value})
+    rows = sampler.result()
+    steps = [row["_step"] for row in rows]
+    assert len(rows) <= 20
+    assert {4321, 777, 9999} <= set(steps)
+    assert steps == sorted(steps)
+    assert steps[0] == 0
+
+
+def test_sampling_returns_every_row_of_a_short_run_and_filters_by_keys() -> None:
+    sampler = Sampler(samples=500, keys=["acc"])
+    for step in range(100):
+        sampler.add({"_step": step, "loss": 1.0, **({"acc": step} if step % 10 == 0 else {})})
+    assert sampler.result() == [{"_step": s, "acc": s} for s in range(0, 100, 10)]
+
+
+def history_event(seq: int, *, last: dict[str, Any], low: int, high: int) -> RunHistoryLogged:
+    return RunHistoryLogged(
+        run_id="r",
+        batch_id=f"b{seq}",
+        seq=seq,
+        rows=high - low + 1,
+        min_step=low,
+        max_step=high,
+        keys=list(last),
+        last=last,
+        min={k: v for k, v in last.items() if isinstance(v, float)},
+        max={k: v for k, v in last.items() if isinstance(v, float)},
+        body="",
+    )
+
+
+def test_summary_numbers_chunks_and_knows_what_it_applied() -> None:
+    summary = RunSummary(path="t/p/r", entity="t", project="p")
+    first = summary.apply(
+        history_event(0, last={"loss": 2.0}, low=0, high=9), partition=1, offset=10, at=NOW
+    )
+    second = summary.apply(
+        history_event(1, last={"loss": 1.0}, low=10, high=19), partition=1, offset=15, at=NOW
+    )
+    assert (first, second, summary.chunks, summary.rows, summary.last_step) == (0, 1, 2, 20, 19)
+    assert summary.last == {"loss": 1.0}
+    assert (summary.minimum["loss"], summary.maximum["loss"]) == (1.0, 2.0)
+    assert summary.applied(1, 15)
+    assert summary.applied(1, 3)
+    assert not summary.applied(1, 16)
+    # A late batch (lower seq) fills new keys but never overwrites a later value.
+    summary.apply(
+        history_event(0, last={"loss": 9.0, "acc": 0.5}, low=20, high=20),
+        partition=1,
+        offset=16,
+        at=NOW,
+    )
+    assert summary.last == {"loss": 1.0, "acc": 0.5}
+    summary.set_values(
+        RunSummaryUpdated(run_id="r", batch_id="s", seq=5, update={"best": 1}, remove=["acc"]),
+        partition=1,
+        offset=17,
+        at=NOW,
+    )
+    assert summary.last == {"loss": 1.0, "best": 1}
+    assert summary.seq == 5
+    assert RunSummary.from_document(summary.to_document()) == summary
+
+
+def test_admission_refuses_beyond_its_bounds_and_releases() -> None:
+    admission = Admission(max_requests=2, max_bytes=100)
+    with admission.admit(60) as held:
+        with pytest.raises(OverloadedError):
+            held.grow(50)
+        with admission.admit(30), pytest.raises(OverloadedError), admission.admit(1):
+            pass
+    assert (admission.requests, admission.bytes, admission.refused) == (0, 0, 2)
+
+
+RUN = {
+    "state": "finished",
+    "name": "glowing-1",
+    "id": "abc",
+    "job_type": "train",
+    "created_at": datetime(2026, 3, 1, tzinfo=UTC),
+    "config": {"lr": 0.01, "opt.name": "adam"},
+    "summary": {"loss": 0.2, "flag": True},
+}
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"state": "finished"}, True),
+        ({"config.lr": {"$gt": 0.001, "$lte": 0.01}}, True),
+        ({"config.opt.name": {"$regex": "^ad"}}, True),
+        ({"summary_metrics.loss": {"$lt": 0.1}}, False),
+        ({"summary.loss": {"$in": [0.2, 0.3]}}, True),
+        ({"summary.missing": {"$exists": False}}, True),
+        ({"summary.flag": 1}, False),
+        ({"$or": [{"state": "running"}, {"name": "glowing-1"}]}, True),
+        ({"$nor": [{"state": "finished"}]}, False),
+        ({"created_at": {"$gte": "2026-02-01", "$lt": "2026-04-01T00:00:00Z"}}, True),
+        ({"config.lr": {"$not": {"$gt": 1}}}, True),
+        ({"summary.loss": {"$gt": "text"}}, False),
+        ({"config.lr": {"$ne": 0.5}}, True),
+    ],
+)
+def test_filters(query: dict[str, Any], expected: bool) -> None:
+    assert compile_filter(query)(RUN) is expected
+
+
+@pytest.mark.parametrize(
+    "query", [{"color": 1}, {"$where": "x"}, {"state": {"$near": 1}}, {"created_at": "soon"}, []]
+)
+def test_bad_filters_are_refused(query: Any) -> None:
+    with pytest.raises(FilterError):
+        compile_filter(query)
+
+
+def test_pinned_state_narrows_the_database_query() -> None:
+    assert pinned_state({"state": "running", "config.a": 1}) == "running"
+    assert pinned_state({"state": {"$eq": "finished"}}) == "finished"
+    assert pinned_state({"$or": [{"state": "running"}]}) is None
