@@ -8,7 +8,8 @@
     run.log_artifact(artifact, aliases=["best"])
     run.finish()
 
-``cairn.run`` is the active run (None before ``cairn.init``), ``cairn.config`` its config.
+``cairn.run`` is the active run (None before ``cairn.init``), ``cairn.config`` its config,
+``cairn.summary`` its summary; ``cairn.log`` logs to it.
 """
 
 from typing import Any
@@ -23,8 +24,9 @@ from cairn.errors import (
     CommError,
     NotFoundError,
 )
+from cairn.registry.linking import module_link_model as link_model
 from cairn.sdk.login import login
-from cairn.sdk.run import Run, finish, init, log_artifact, use_artifact
+from cairn.sdk.run import Run, finish, init, log, log_artifact, use_artifact
 from cairn.sdk.state import active_run
 
 __version__ = "0.1.0"
@@ -42,6 +44,8 @@ __all__ = [
     "__version__",
     "finish",
     "init",
+    "link_model",
+    "log",
     "log_artifact",
     "login",
     "use_artifact",
@@ -49,7 +53,7 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """``cairn.run`` and ``cairn.config`` follow the active run (PEP 562)."""
+    """``cairn.run``, ``cairn.config`` and ``cairn.summary`` follow the active run (PEP 562)."""
     if name == "run":
         return active_run()
     if name == "config":
@@ -57,4 +61,9 @@ def __getattr__(name: str) -> Any:
         if run is None:
             raise AttributeError("cairn.config exists once cairn.init() has started a run")
         return run.config
+    if name == "summary":
+        run = active_run()
+        if run is None:
+            raise AttributeError("cairn.summary exists once cairn.init() has started a run")
+        return run.summary
     raise AttributeError(f"module 'cairn' has no attribute {name!r}")

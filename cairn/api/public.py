@@ -5,15 +5,19 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from cairn.api.automations import AutomationsApiMixin
+from cairn.api.registry import RegistryApiMixin
+from cairn.api.runs import RunsApiMixin
 from cairn.artifacts import remote
 from cairn.artifacts.artifact import Artifact
 from cairn.errors import NotFoundError
 from cairn.names import ArtifactPath, check_entity_name, check_project_name
+from cairn.registry.paths import is_registry_path
 from cairn.session import Session
 from cairn.settings import ClientConfig
 
 
-class Api:
+class Api(RegistryApiMixin, AutomationsApiMixin, RunsApiMixin):
     """Read artifacts: ``cairn.Api().artifact("entity/project/name:alias")``.
 
     ``overrides`` may set ``entity``, ``project`` (the defaults for names that leave them out)
@@ -56,11 +60,15 @@ class Api:
         )
 
     def artifact(self, name: str, type: str | None = None) -> Artifact:
-        """The version ``[[entity/]project/]name[:alias|:vN]`` (``latest`` by default).
+        """The version ``[[entity/]project/]name[:alias|:vN]`` (``latest`` by default), or a
+        registry's ``[entity/]model-registry/<name>:alias`` (``wandb-registry-<r>/<name>``): the
+        linked version, whose files are its source version's.
 
         Raises ``cairn.errors.NotFoundError`` when there is none, ``ValueError`` when its type
         is not ``type``.
         """
+        if is_registry_path(name):
+            return self._linked_artifact(name, type)
         path = ArtifactPath.parse(name)
         place = self._place(path)
         doc = remote.read_version(self._session, place, path.name, path.ref)

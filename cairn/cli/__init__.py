@@ -7,6 +7,9 @@ from typing import Any
 import click
 
 from cairn.cli.artifact import artifact
+from cairn.cli.automation import automation
+from cairn.cli.registry import registry
+from cairn.cli.sync import sync
 from cairn.errors import CairnError
 from cairn.sdk.login import check_key
 from cairn.settings import ClientConfig, store_key
@@ -58,6 +61,9 @@ def _viewer(config: ClientConfig) -> dict[str, Any]:
 
 
 main.add_command(artifact)
+main.add_command(registry)
+main.add_command(automation)
+main.add_command(sync)
 
 if __name__ == "__main__":
     main()

@@ -16,7 +16,12 @@ from typing import Any
 from cairn.artifacts import remote
 from cairn.artifacts.artifact import Artifact
 from cairn.errors import CairnError, WaitTimeoutError
-from cairn.names import ArtifactPath, check_entity_name, check_project_name, check_run_id
+from cairn.names import ArtifactPath, check_project_name, check_run_id
+from cairn.registry import linking
+from cairn.registry.linked import LinkedArtifact
+from cairn.registry.paths import is_registry_path
+from cairn.runs.history import RunHistory, open_history, resolve_mode, run_entity
+from cairn.runs.summary import Summary
 from cairn.sdk import state
 from cairn.sdk.config import Config, config_values
 from cairn.session import Session
@@ -73,6 +78,25 @@ class Run:
     def __repr__(self) -> str:
         return f"<Run {self.path} ({'finished' if self._finished else 'running'})>"
 
+    _history: RunHistory  # set by init
+
+    def log(
+        self, data: dict[str, Any], step: int | None = None, commit: bool | None = None
+    ) -> None:
+        """Log a row of metrics; returns at once (a background thread sends it). W&B's rules
+        for ``step`` and ``commit``: see ``cairn.runs.history``."""
+        self._history.log(data, step, commit)
+
+    @property
+    def summary(self) -> Summary:
+        """The last logged value of each key, unless set explicitly (W&B's ``run.summary``)."""
+        return self._history.summary
+
+    @property
+    def step(self) -> int:
+        """The ``_step`` of the next committed row."""
+        return self._history.step
+
     def _check_open(self) -> None:
         if self._finished:
             raise CairnError(f"run {self.path} has finished; start another with cairn.init()")
@@ -102,14 +126,17 @@ class Run:
         """Declare an artifact version as an input of this run and return it.
 
         ``artifact_or_name`` is ``name:alias``, ``name:vN`` (``latest`` when neither is given),
-        ``project/name:alias``, ``entity/project/name:alias``, or a logged ``Artifact``.
-        Raises ``cairn.errors.NotFoundError`` with the server's message when there is no such
-        artifact, and ``ValueError`` when ``type`` does not match.
+        ``project/name:alias``, ``entity/project/name:alias``, a registry version
+        (``[entity/]model-registry/<name>:alias``: its source version is used), or a logged
+        ``Artifact``. Raises ``cairn.errors.NotFoundError`` with the server's message when
+        there is no such artifact, and ``ValueError`` when ``type`` does not match.
         """
         self._check_open()
         self._settle_quietly()
         if isinstance(artifact_or_name, Artifact):
             artifact = artifact_or_name.wait()
+        elif is_registry_path(artifact_or_name):
+            artifact = linking.use_linked(self._session, artifact_or_name, self.entity)
         else:
             ref = ArtifactPath.parse(artifact_or_name)
             place = remote.Place(ref.entity or self.entity, ref.project or self.project)
@@ -124,6 +151,40 @@ class Run:
         remote.mark_used(self._session, logged.place, self.id, artifact._name, index)
         return artifact
 
+    def link_artifact(
+        self,
+        artifact: Artifact,
+        target_path: str,
+        aliases: Sequence[str] | str | None = None,
+    ) -> LinkedArtifact:
+        """Link a logged artifact version into a registry collection and return the link.
+
+        ``target_path`` is ``[entity/]model-registry/<registered model>`` or
+        ``[entity/]wandb-registry-<registry>/<collection>``; the collection is created if
+        needed. ``aliases`` apply in the collection (``latest`` moves by itself). Works right
+        after ``log_artifact`` (a draft is logged first); waits for the registry, and raises
+        ``cairn.registry.remote.RegistryRejectedError`` with its reason if it refuses.
+        """
+        self._check_open()
+        return linking.link_artifact(self, artifact, target_path, aliases)
+
+    def link_model(
+        self,
+        path: str | os.PathLike[str],
+        registered_model_name: str,
+        name: str | None = None,
+        aliases: Sequence[str] | str | None = None,
+    ) -> LinkedArtifact:
+        """Log ``path`` (a folder, a file or an ``s3://`` reference) as a ``model`` artifact
+        and link it to the registered model ``registered_model_name`` (created if absent).
+
+        ``name`` defaults to ``run-<run id>-<basename>``; files matching a logged version reuse
+        it. Raises ``AssertionError`` when ``registered_model_name`` is a path or ``name`` is
+        an artifact whose type lacks ``model``, ``ValueError`` when ``name`` is invalid.
+        """
+        self._check_open()
+        return linking.link_model(self, path, registered_model_name, name=name, aliases=aliases)
+
     def finish(self, exit_code: int = 0) -> None:
         """Wait for this run's logged artifacts to commit, then mark the run finished."""
         if self._finished:
@@ -131,8 +192,7 @@ class Run:
         self._finished = True
         rejected = self._settle_artifacts()
         try:
-            url = f"{self._place.ingest()}/runs/{self.id}/finish"
-            self._session.api.post(url, {"exit_code": exit_code})
+            self._history.finish(exit_code)  # flush history, then mark the run finished
         finally:
             state.clear_active(self)
             atexit.unregister(self._finish_at_exit)
@@ -206,18 +266,22 @@ def init(
     config: Any = None,
     name: str | None = None,
     id: str | None = None,
+    mode: str | None = None,
 ) -> Run:
     """Start a run and make it ``cairn.run``; a run already active is finished first.
 
     ``project`` defaults to ``CAIRN_PROJECT`` or ``uncategorized``; ``entity`` to
     ``CAIRN_ENTITY`` or the caller's default entity; ``id`` to 8 random base-36 characters.
+    ``mode`` (or ``CAIRN_MODE``) ``offline`` writes the run to ``./cairn/offline-run-...``
+    without contacting the server; ``cairn sync DIR`` uploads it later.
     """
     previous = state.active_run()
     if previous is not None:
         previous.finish()
+    mode = resolve_mode(mode)
     session = Session()
     place = remote.Place(
-        check_entity_name(entity) if entity else session.default_entity(),
+        run_entity(session, entity, mode),
         check_project_name(project) if project else session.default_project(),
     )
     run_id = check_run_id(id) if id else new_run_id()
@@ -227,12 +291,15 @@ def init(
         raise ValueError("the job type may have at most 128 characters")
     values = config_values(config)
     remote.check_json(values, "run config")
-    session.ensure_project(place.entity, place.project)
-    body = {"run_id": run_id, "name": name or "", "job_type": job_type or "", "config": values}
-    session.api.post(f"{place.ingest()}/runs", body)
+    if mode == "online":
+        session.ensure_project(place.entity, place.project)
+        body = {"run_id": run_id, "name": name or "", "job_type": job_type or "", "config": values}
+        session.api.post(f"{place.ingest()}/runs", body)
     run = Run(
         session, place, run_id, name=name or "", job_type=job_type or "", config=Config(values)
     )
+    run._history = open_history(session, run, mode, values)
+    run.config._watch(run._history.config_changed)
     state.set_active(run)
     atexit.register(run._finish_at_exit)
     _watch_crashes()
@@ -268,6 +335,11 @@ def finish(exit_code: int = 0) -> None:
     run = state.active_run()
     if run is not None:
         run.finish(exit_code)
+
+
+def log(data: dict[str, Any], step: int | None = None, commit: bool | None = None) -> None:
+    """``cairn.run.log`` of the active run (W&B's ``wandb.log``)."""
+    _active().log(data, step, commit)
 
 
 def log_artifact(

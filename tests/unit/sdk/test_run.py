@@ -241,7 +241,10 @@ def test_top_level_calls_need_a_run(fake: FakeCairn) -> None:
         cairn.use_artifact("a:latest")
     with pytest.raises(AttributeError, match=r"cairn\.init"):
         _ = cairn.config
-    assert not hasattr(cairn, "log")
+    with pytest.raises(CairnError, match=r"cairn.init\(\)"):
+        cairn.log({"loss": 1.0})
+    with pytest.raises(AttributeError, match=r"cairn\.init"):
+        _ = cairn.summary
 
 
 def test_an_uncaught_exception_finishes_the_run_with_1_at_exit(
