@@ -113,7 +113,9 @@ def test_only_the_admin_key_is_required_and_everything_else_has_a_default() -> N
         assert re.search(rf"\$\{{{name}:-[^}}]+\}}", COMPOSE.read_text()), name
 
 
-def test_it_runs_kafka_mongodb_minio_nginx_and_every_service(compose: dict[str, Any]) -> None:
+def test_it_runs_kafka_mongodb_minio_nginx_and_every_service_and_worker(
+    compose: dict[str, Any],
+) -> None:
     services = compose["services"]
 
     assert set(services) == {"kafka", "mongo", "minio", "gateway", *instances.SERVICES}
@@ -129,7 +131,7 @@ def test_it_runs_kafka_mongodb_minio_nginx_and_every_service(compose: dict[str, 
         assert volume.split(":")[0] in compose["volumes"], name
 
 
-def test_the_services_share_one_image_and_scale(compose: dict[str, Any]) -> None:
+def test_the_services_and_workers_share_one_image_and_scale(compose: dict[str, Any]) -> None:
     services = compose["services"]
     images = {services[name]["image"] for name in instances.SERVICES}
 
@@ -146,6 +148,22 @@ def test_the_services_share_one_image_and_scale(compose: dict[str, Any]) -> None
         assert service["cap_drop"] == ["ALL"], name
         for dependency in service["depends_on"]:
             assert dependency in services, name
+
+
+def test_a_worker_runs_like_ingest_but_nothing_waits_for_or_routes_to_it(
+    compose: dict[str, Any],
+) -> None:
+    services = compose["services"]
+    ingest = services["ingest"]
+
+    for name in instances.WORKERS:
+        worker = services[name]
+        # The history writer reads ingest's settings (its CAIRN_HTTP_PORT serves its probes).
+        assert worker["environment"] == ingest["environment"], name
+        assert worker["healthcheck"] == ingest["healthcheck"], name
+        assert worker["depends_on"] == ingest["depends_on"], name
+        assert name not in services["gateway"]["depends_on"], name
+        assert not [other for other, s in services.items() if name in s.get("depends_on", {})]
 
 
 def test_the_services_get_the_local_stacks_settings_and_s3_is_a_setting() -> None:
@@ -176,7 +194,9 @@ def test_the_gateway_mounts_the_shared_config_and_waits_for_the_services(
     source, target, mode = mount.split(":")
     assert (REPO / source).resolve() == NGINX
     assert (target, mode) == ("/etc/nginx/nginx.conf", "ro")
-    assert set(gateway["depends_on"]) == set(instances.SERVICES)
+    # The services it routes, healthy first; a worker it never reaches does not hold it back.
+    assert set(gateway["depends_on"]) == set(instances.GATEWAY_SERVICES)
+    assert all(dep["condition"] == "service_healthy" for dep in gateway["depends_on"].values())
     assert gateway["user"] == "101:101"
 
 
@@ -202,19 +222,39 @@ def _routing_lines(text: str) -> set[str]:
     }
 
 
+def routes(text: str) -> tuple[set[str], set[str], set[str]]:
+    """The upstream blocks, the /<prefix>/ locations and the upstreams' server names."""
+    return (
+        set(re.findall(r"^\s*upstream cairn_(\S+) \{", text, re.MULTILINE)),
+        set(re.findall(r"^\s*location /([^/\s]+)/ \{", text, re.MULTILINE)),
+        set(re.findall(r"^\s*server ([^\s:]+):8080 ", text, re.MULTILINE)),
+    )
+
+
 def test_the_containers_route_exactly_like_the_local_stack(tmp_path: Path) -> None:
     template = (REPO / "deploy/local/nginx/nginx.conf.template").read_text()
     local = render_config(
         template,
         prefix=tmp_path,
         port=18080,
-        upstreams={name: [18081] for name in instances.SERVICES},
+        upstreams={name: [18081] for name in instances.GATEWAY_SERVICES},
         user=None,
     )
 
     assert _routing_lines(local) == _routing_lines(NGINX.read_text())
-    for name in instances.SERVICES:
+    for name in instances.GATEWAY_SERVICES:
         assert f"server {name}:8080 max_fails=0;" in NGINX.read_text()
+
+
+def test_the_gateway_routes_every_service_and_no_worker() -> None:
+    upstreams, locations, servers = routes(NGINX.read_text())
+
+    assert upstreams == locations == servers == set(instances.GATEWAY_SERVICES)
+    directives = [
+        line for line in NGINX.read_text().splitlines() if not line.strip().startswith("#")
+    ]
+    for name in instances.WORKERS:
+        assert not [line for line in directives if name in line], name
 
 
 def test_nginx_accepts_the_gateway_config(tmp_path: Path) -> None:
@@ -222,7 +262,7 @@ def test_nginx_accepts_the_gateway_config(tmp_path: Path) -> None:
     assert nginx is not None, "nginx is not installed: `./cairn-dev up gateway` installs it"
     # The service names resolve only inside compose or Kubernetes: check against loopback.
     config = NGINX.read_text()
-    for name in instances.SERVICES:
+    for name in instances.GATEWAY_SERVICES:
         config = config.replace(f"server {name}:8080", "server 127.0.0.1:8080")
     config = config.replace("/tmp/", f"{tmp_path}/")  # noqa: S108 - the path in the config
     conf = tmp_path / "nginx.conf"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from cairn_dev import instances
+from cairn_dev.components.services import module
 
 from tests.deploy.conftest import REPO
 
@@ -91,12 +92,19 @@ def fake_python(tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("service", instances.SERVICES)
-def test_the_entrypoint_runs_a_service_by_name(service: str, fake_python: dict[str, str]) -> None:
+def test_the_entrypoint_runs_a_service_or_worker_by_name_as_the_local_stack_does(
+    service: str, fake_python: dict[str, str]
+) -> None:
     done = subprocess.run(
-        [str(ENTRYPOINT), service], env=fake_python, capture_output=True, text=True, check=True
+        [str(ENTRYPOINT), service, "--x"],
+        env=fake_python,
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
-    assert done.stdout.strip() == f"python -m cairn_{service}"
+    # The same module that cairn-dev runs (history-writer: cairn_ingest.history_writer).
+    assert done.stdout.strip() == f"python -m {module(service)} --x"
 
 
 def test_the_entrypoint_explains_itself_and_runs_anything_else(
@@ -112,4 +120,6 @@ def test_the_entrypoint_explains_itself_and_runs_anything_else(
     )
 
     assert "usage: cairn-service SERVICE" in usage.stdout
+    (names,) = re.findall(r"\(SERVICE: ([^)]*)\)", usage.stdout)
+    assert names.split() == list(instances.SERVICES)
     assert other.stdout.strip() == "python -V"

@@ -1,7 +1,12 @@
 """The Kubernetes manifests (deploy/k8s): each overlay renders with kustomize, every object is valid
 for the Kubernetes API (kubernetes-validate, strict), and the deployment rules hold: probes,
-resources and a locked-down security context on every Deployment; a Service, an autoscaler that
-stays within the partitions, and a disruption budget for every service; references that resolve.
+resources and a locked-down security context on every Deployment; an autoscaler that stays within
+the partitions and a disruption budget for every service and worker; references that resolve.
+
+Two kinds of Cairn process run from the one image (cairn_dev.instances): the services the gateway
+routes (GATEWAY_SERVICES) each have a Service and take traffic from Cairn's pods; the workers
+(WORKERS, the history writer) have no public API, so no Service selects them, the gateway has no
+route to them and only Prometheus may reach their port.
 """
 
 from __future__ import annotations
@@ -14,7 +19,15 @@ import kubernetes_validate
 import pytest
 from cairn_dev import instances
 
-from tests.deploy.conftest import OVERLAYS, REPO, Manifest, generated, of_kind, service_settings
+from tests.deploy.conftest import (
+    OVERLAYS,
+    REPO,
+    Manifest,
+    generated,
+    of_kind,
+    render,
+    service_settings,
+)
 
 pytestmark = pytest.mark.timeout(900)  # a cold cache builds kustomize first (about a minute)
 
@@ -87,6 +100,32 @@ def test_every_deployment_has_probes_resources_and_a_locked_down_security_contex
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
+def test_each_kind_is_labelled_and_shuts_down_as_its_traffic_needs(
+    overlays: dict[str, list[Manifest]], overlay: str
+) -> None:
+    deployments = of_kind(overlays[overlay], "Deployment")
+    kinds = {**dict.fromkeys(instances.GATEWAY_SERVICES, "service")}
+    kinds.update(dict.fromkeys(instances.WORKERS, "worker"))
+
+    for name, kind in kinds.items():
+        pod = deployments[name]["spec"]["template"]
+        # The NetworkPolicies and the prod overlay's patches select on this label.
+        assert pod["metadata"]["labels"]["app.kubernetes.io/component"] == kind, name
+        assert pod["metadata"]["annotations"]["prometheus.io/scrape"] == "true", name
+        assert pod["metadata"]["annotations"]["prometheus.io/path"] == "/metrics", name
+        (container,) = containers(deployments[name])
+        # A service waits in preStop while its Service's endpoints drop the pod; a worker has no
+        # endpoints, so it leaves its consumer group (and hands over its partitions) at once.
+        assert ("preStop" in container.get("lifecycle", {})) is (kind == "service"), name
+    if overlay == "prod":  # the production resources reach every service and worker
+        ingest = containers(deployments["ingest"])[0]["resources"]
+        for name in kinds:
+            assert containers(deployments[name])[0]["resources"] == ingest, name
+            spread = deployments[name]["spec"]["template"]["spec"]["topologySpreadConstraints"]
+            assert spread[0]["whenUnsatisfiable"] == "DoNotSchedule", name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
 def test_each_service_runs_the_one_image_by_name(
     overlays: dict[str, list[Manifest]], overlay: str
 ) -> None:
@@ -100,21 +139,22 @@ def test_each_service_runs_the_one_image_by_name(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_every_service_is_exposed_autoscaled_within_the_partitions_and_protected(
+def test_every_service_and_worker_is_autoscaled_within_the_partitions_and_protected(
     overlays: dict[str, list[Manifest]], overlay: str
 ) -> None:
     objects = overlays[overlay]
-    services, hpas = of_kind(objects, "Service"), of_kind(objects, "HorizontalPodAutoscaler")
+    hpas = of_kind(objects, "HorizontalPodAutoscaler")
     pdbs, deployments = of_kind(objects, "PodDisruptionBudget"), of_kind(objects, "Deployment")
     partitions = int(
         generated(objects, "ConfigMap", "cairn-config")["data"]["CAIRN_KAFKA_PARTITIONS"]
     )
 
+    assert set(pdbs) == set(deployments)
+    assert set(hpas) == set(instances.SERVICES)
     for name, deployment in deployments.items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
-        assert services[name]["spec"]["selector"].items() <= labels.items(), name
         assert pdbs[name]["spec"]["selector"]["matchLabels"].items() <= labels.items(), name
-    for name in instances.SERVICES:
+    for name in instances.SERVICES:  # the workers are consumer group members too
         spec = hpas[name]["spec"]
         assert spec["scaleTargetRef"] == {
             "apiVersion": "apps/v1",
@@ -125,6 +165,44 @@ def test_every_service_is_exposed_autoscaled_within_the_partitions_and_protected
         assert 1 <= spec["minReplicas"] <= spec["maxReplicas"] <= partitions, name
     if overlay == "prod":
         assert all(hpas[name]["spec"]["minReplicas"] >= 2 for name in instances.SERVICES)
+
+
+def test_the_base_autoscalers_stay_within_the_base_partitions(kustomize: list[str]) -> None:
+    # The overlays replace min/maxReplicas, so the base's own values are checked on the base.
+    objects = render(kustomize, REPO / "deploy/k8s/base")
+    hpas = of_kind(objects, "HorizontalPodAutoscaler")
+    partitions = int(
+        generated(objects, "ConfigMap", "cairn-config")["data"]["CAIRN_KAFKA_PARTITIONS"]
+    )
+
+    assert set(hpas) == set(instances.SERVICES)
+    for name, hpa in hpas.items():
+        assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"] <= partitions, name
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_gateway_and_the_services_it_routes_have_a_service_and_workers_none(
+    overlays: dict[str, list[Manifest]], overlay: str
+) -> None:
+    objects = overlays[overlay]
+    services, deployments = of_kind(objects, "Service"), of_kind(objects, "Deployment")
+    config = generated(objects, "ConfigMap", "cairn-config")["data"]
+
+    assert set(services) == {"gateway", *instances.GATEWAY_SERVICES}
+    for name in ("gateway", *instances.GATEWAY_SERVICES):
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        assert services[name]["spec"]["selector"].items() <= labels.items(), name
+    for name in instances.WORKERS:
+        # Nothing may address a worker: no Service selects its pods (Prometheus finds them by
+        # their annotations) and no setting names it as another service's URL.
+        labels = deployments[name]["spec"]["template"]["metadata"]["labels"]
+        selecting = [
+            key
+            for key, service in services.items()
+            if service["spec"]["selector"].items() <= labels.items()
+        ]
+        assert selecting == [], name
+        assert not [value for value in config.values() if f"//{name}" in value], name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -144,6 +222,10 @@ def test_the_services_get_every_setting_the_local_stack_gives_them(
         assert {ref["name"] for ref in from_secrets.values()} == {
             next(iter(secrets)) if overlay == "dev" else "cairn-secrets"
         }
+    ingest = containers(of_kind(objects, "Deployment")["ingest"])[0]
+    for name in instances.WORKERS:  # the history writer reads ingest's settings, all of them
+        worker = containers(of_kind(objects, "Deployment")[name])[0]
+        assert (worker["envFrom"], worker["env"]) == (ingest["envFrom"], ingest["env"]), name
     if overlay == "dev":  # generated with every key the Deployments ask for
         (secret,) = secrets.values()
         assert set(secret["data"]) == {
@@ -182,6 +264,10 @@ def test_network_policies_admit_only_the_gateway_from_outside(
 ) -> None:
     objects = overlays[overlay]
     policies = of_kind(objects, "NetworkPolicy")
+    cairn_pods = {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "cairn"}}}
+    monitoring = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}
+    }
 
     for name, deployment in of_kind(objects, "Deployment").items():
         labels = deployment["spec"]["template"]["metadata"]["labels"]
@@ -191,16 +277,18 @@ def test_network_policies_admit_only_the_gateway_from_outside(
             if p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
         ]
         assert len(selecting) == 1, name
+        # Egress stays open, for every kind: Kafka, MongoDB and S3 may be outside the cluster.
         assert selecting[0]["spec"]["policyTypes"] == ["Ingress"]
         (rule,) = selecting[0]["spec"]["ingress"]
         assert rule["ports"] == [{"protocol": "TCP", "port": 8080}], name
+        assert labels["app.kubernetes.io/part-of"] == "cairn"
         if name == "gateway":
             assert "from" not in rule  # the Ingress controller, wherever it runs
-        else:
-            assert {"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "cairn"}}} in rule[
-                "from"
-            ]
-            assert labels["app.kubernetes.io/part-of"] == "cairn"
+        elif name in instances.GATEWAY_SERVICES:  # the gateway, ingest's calls, Prometheus
+            assert rule["from"] == [cairn_pods, monitoring], name
+        else:  # a worker: no pod calls it, only Prometheus scrapes it
+            assert name in instances.WORKERS
+            assert rule["from"] == [monitoring], name
 
 
 def test_the_gateway_config_map_is_the_compose_gateway_config(

@@ -7,13 +7,18 @@ import sys
 import click
 
 from cairn_dev import deploytools, instances, logs, ports, stack, testrun
-from cairn_dev.components import INFRA, SERVICES
+from cairn_dev.components import GATEWAY_SERVICES, INFRA, WORKERS
 from cairn_dev.errors import CairnDevError
 from cairn_dev.settings import load, max_replicas
 
 ENV_HELP = f"""\b
-Components, in start order: {", ".join(INFRA)} (infrastructure), then
-{", ".join(SERVICES)}.
+Components, in start order:
+  infrastructure  {", ".join(INFRA)}
+  services        {", ".join(GATEWAY_SERVICES)}
+                  (the gateway routes /<service>/... to them)
+  workers         {", ".join(WORKERS)}
+                  (no public routes: the gateway never reaches them; each
+                  serves only /healthz, /readyz and /metrics on its port)
 
 \b
 Environment:
@@ -22,16 +27,17 @@ Environment:
   CAIRN_DEV_S3         minio (default) or versitygw
   CAIRN_DEV_S3_BUCKET  the bucket created at start (default: cairn)
   CAIRN_DEV_MONGO      auto (default: mongod if on PATH, else FerretDB), mongod, ferretdb
-  CAIRN_DEV_REPLICAS   processes per service (default: what runs, else 1); same as
-                       `up --replicas N`
+  CAIRN_DEV_REPLICAS   processes per service and worker (default: what runs,
+                       else 1); same as `up --replicas N`
   CAIRN_DEV_KUSTOMIZE  `kubectl` or a kustomize binary instead of the pinned build
   CI                   set: `cairn-dev test` always stops the stack at the end
 
 \b
-Replicas: replica 1 of a service keeps its name (manifest), the others are
-manifest.2, manifest.3, ... with logs/manifest.2.log. `manifest` on the command
-line means all of its replicas, `manifest.2` one of them. Replica k listens on
-the service's port + (k - 1) x 100; the gateway balances over all of them.
+Replicas: replica 1 of a service or worker keeps its name (manifest), the
+others are manifest.2, manifest.3, ... with logs/manifest.2.log. `manifest` on
+the command line means all of its replicas, `manifest.2` one of them. Replica
+k listens on the service's port + (k - 1) x 100; the gateway balances over the
+replicas of the services it routes (workers split their Kafka partitions).
 
 \b
 Ports (env var and default; the Kafka controller and S3 console follow
@@ -59,7 +65,8 @@ COMPONENTS = click.argument("components", nargs=-1, type=COMPONENT)
 @click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=ENV_HELP)
 def main() -> None:
     """Cairn's local stack without Docker: Kafka, a MongoDB wire-protocol server, S3 (MinIO),
-    the nginx gateway and the five services, as plain processes on 127.0.0.1.
+    the nginx gateway, the five services it routes and one worker without public routes
+    (ingest's history writer), as plain processes on 127.0.0.1.
 
     Typical use: `./cairn-dev up`, then `eval "$(./cairn-dev env)"`; `./cairn-dev test` runs
     every check against the real stack.
@@ -78,7 +85,8 @@ def main() -> None:
     "--replicas",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Processes per service (default: $CAIRN_DEV_REPLICAS, else as many as run, else 1); "
+    help="Processes per service and worker (default: $CAIRN_DEV_REPLICAS, else as many as run, "
+    "else 1); "
     f"at most the partitions per topic ({max_replicas({})} unless CAIRN_KAFKA_PARTITIONS).",
 )
 def up(components: tuple[str, ...], timeout: float | None, replicas: int | None) -> None:
@@ -87,9 +95,10 @@ def up(components: tuple[str, ...], timeout: float | None, replicas: int | None)
     Without COMPONENTS: everything, infrastructure first. Safe to repeat: a running component is
     only checked. The first run builds MinIO and FerretDB (a few minutes, cached afterwards).
 
-    With --replicas N every service runs N processes on their own ports, in the same consumer
-    groups (they split the partitions); the gateway balances over them and reloads when N
-    changes. A lower N stops the extra replicas. Ports and other settings: `cairn-dev --help`.
+    With --replicas N every service and worker runs N processes on their own ports, in the same
+    consumer groups (they split the partitions); the gateway balances over the services' replicas
+    and reloads when N changes. A lower N stops the extra replicas. Ports and other settings:
+    `cairn-dev --help`.
     """
     settings = load(replicas=replicas)
     stack.up(settings, components, timeout=timeout)

@@ -1,5 +1,9 @@
 """Names of what runs: the infrastructure components and the replicas of each service.
 
+A "service" here is any Cairn process that runs as replicas: the services the gateway routes
+(GATEWAY_SERVICES) and the workers that serve no public API (WORKERS), such as ingest's history
+writer. The difference matters only to the gateway and the deployment files.
+
 Replica 1 of a service keeps the service's plain name (`manifest`: logs/manifest.log,
 run/manifest.pid), so a one-replica stack looks exactly as before replicas existed; replica k >= 2
 is `manifest.k`. On the command line `manifest` means every replica of the service, `manifest.2`
@@ -9,8 +13,15 @@ one replica, and `manifest.1` is another name for replica 1.
 from collections.abc import Iterable
 
 INFRA = ("kafka", "mongo", "s3", "gateway")
-SERVICES = ("ingest", "manifest", "storage", "registry", "automations")
-ALL = INFRA + SERVICES  # start order: infrastructure first, then the services
+# The services with a public API: the gateway routes /<service>/... to them (and, in containers,
+# reaches them by that name), so a name here is also a URL prefix: lowercase letters only.
+GATEWAY_SERVICES = ("ingest", "manifest", "storage", "registry", "automations")
+# Processes with no public API (Kafka consumers): only their own /healthz, /readyz and /metrics
+# on their port. The gateway never routes to them; they run and scale like the services.
+WORKERS = ("history-writer",)
+# Everything that runs as replicas of one program: up, down, kill, status, logs and --replicas.
+SERVICES = GATEWAY_SERVICES + WORKERS
+ALL = INFRA + SERVICES  # start order: infrastructure first, then the services and workers
 
 
 def instance(service: str, replica: int) -> str:

@@ -20,6 +20,7 @@ DEFAULT_PORTS: Mapping[str, int] = {
     "storage": 18083,
     "registry": 18084,
     "automations": 18085,
+    "history-writer": 18086,
     "kafka": 18092,
     "kafka_controller": 18093,
     "mongo": 18017,
@@ -36,7 +37,7 @@ REPLICA_PORT_STEP = 100
 def env_var(name: str) -> str:
     """`kafka_controller` -> `CAIRN_DEV_KAFKA_CONTROLLER_PORT`; a replica names its service's."""
     base = name.partition(".")[0]
-    return f"CAIRN_DEV_{base.upper()}_PORT"
+    return f"CAIRN_DEV_{base.upper().replace('-', '_')}_PORT"
 
 
 def replica_port(base_port: int, replica: int) -> int:

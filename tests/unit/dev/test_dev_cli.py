@@ -65,7 +65,7 @@ def test_status_of_an_empty_home_shows_everything_stopped(runner: CliRunner) -> 
     result = runner.invoke(main, ["status"])
 
     assert result.exit_code == 0, result.output
-    rows = [line.split() for line in result.output.splitlines()[1:10]]
+    rows = [line.split() for line in result.output.splitlines()[1:11]]
     assert [row[0] for row in rows] == [
         "kafka",
         "mongo",
@@ -76,6 +76,7 @@ def test_status_of_an_empty_home_shows_everything_stopped(runner: CliRunner) -> 
         "storage",
         "registry",
         "automations",
+        "history-writer",  # the worker: no gateway route, but status shows it like the rest
     ]
     assert all(row[-1] == "stopped" for row in rows)
 

@@ -57,7 +57,7 @@ def test_a_service_means_all_its_replicas_in_start_order() -> None:
 
     assert everything[:4] == ["kafka", "mongo", "s3", "gateway"]
     assert everything[4:8] == ["ingest", "ingest.2", "manifest", "manifest.2"]
-    assert len(everything) == 4 + 5 * 2
+    assert len(everything) == len(instances.INFRA) + len(instances.SERVICES) * 2
     assert instances.select(["storage", "kafka"], 3) == [
         "kafka",
         "storage",
@@ -292,6 +292,6 @@ def test_status_lists_every_replica(home: Path) -> None:
     result = CliRunner().invoke(main, ["status"], env={"CAIRN_DEV_REPLICAS": "2"})
 
     assert result.exit_code == 0, result.output
-    names = [line.split()[0] for line in result.output.splitlines()[1:15]]
+    names = [line.split()[0] for line in result.output.splitlines()[1:17]]
     assert names[4:6] == ["ingest.1", "ingest.2"]
-    assert names[-2:] == ["automations.1", "automations.2"]
+    assert names[-4:] == ["automations.1", "automations.2", "history-writer.1", "history-writer.2"]

@@ -1,4 +1,5 @@
-"""The components of the stack, in start order: infrastructure first, then the services."""
+"""The components of the stack, in start order: infrastructure first, then the services (those
+the gateway routes, then the workers without public routes)."""
 
 from cairn_dev import instances
 from cairn_dev.components.base import Component
@@ -7,10 +8,18 @@ from cairn_dev.components.kafka import Kafka
 from cairn_dev.components.mongo import Mongo
 from cairn_dev.components.s3 import S3
 from cairn_dev.components.services import Service
-from cairn_dev.instances import ALL, INFRA, SERVICES
+from cairn_dev.instances import ALL, GATEWAY_SERVICES, INFRA, SERVICES, WORKERS
 from cairn_dev.settings import Settings
 
-__all__ = ["ALL", "INFRA", "SERVICES", "Component", "create"]
+__all__ = [
+    "ALL",
+    "GATEWAY_SERVICES",
+    "INFRA",
+    "SERVICES",
+    "WORKERS",
+    "Component",
+    "create",
+]
 
 
 def create(name: str, settings: Settings) -> Component:

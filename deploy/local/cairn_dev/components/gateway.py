@@ -1,8 +1,10 @@
 """The gateway: nginx from Debian, run as a plain process with its own prefix under the data dir.
 
-Routes /<service>/... to the service with the prefix stripped, balancing over its replicas. The
-config is rendered from deploy/local/nginx/nginx.conf.template on every start, so it always points
-at the current ports, and again when `up` changes the replicas (then nginx reloads it: SIGHUP).
+Routes /<service>/... to the service with the prefix stripped, balancing over its replicas: only
+the services with a public API (instances.GATEWAY_SERVICES), never a worker such as the history
+writer, which serves nothing but its own /healthz, /readyz and /metrics. The config is rendered
+from deploy/local/nginx/nginx.conf.template on every start, so it always points at the current
+ports, and again when `up` changes the replicas (then nginx reloads it: SIGHUP).
 """
 
 import os
@@ -17,8 +19,8 @@ import click
 
 from cairn_dev import tools
 from cairn_dev.components.base import Component
-from cairn_dev.components.services import SERVICES
 from cairn_dev.errors import CairnDevError
+from cairn_dev.instances import GATEWAY_SERVICES
 from cairn_dev.readiness import NotReadyError, http_get
 
 TEMP_DIRS = ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
@@ -128,7 +130,7 @@ class Gateway(Component):
             template.read_text(),
             prefix=self.data_dir,
             port=self.port,
-            upstreams={name: self.settings.replica_ports(name) for name in SERVICES},
+            upstreams={name: self.settings.replica_ports(name) for name in GATEWAY_SERVICES},
             user=user,
         )
 

@@ -1,4 +1,7 @@
-"""The five Cairn services, each a `python -m cairn_<name>` process of the workspace venv.
+"""The Cairn services, each a `python -m cairn_<name>` process of the workspace venv, and the
+workers (instances.WORKERS): ingest's history writer, a process of its own so that it can fail or
+scale apart from ingest's HTTP API. Both kinds start, stop and scale alike; only the gateway
+tells them apart (it routes to the services alone).
 
 A service may run as several replicas (`manifest`, `manifest.2`, ...): the same program on its own
 port, with its own log and pid file, in the same Kafka consumer groups, so they split the
@@ -14,7 +17,16 @@ from cairn_dev.instances import SERVICES
 from cairn_dev.readiness import NotReadyError, http_get
 from cairn_dev.settings import Settings
 
-__all__ = ["SERVICES", "Service"]
+__all__ = ["MODULES", "SERVICES", "Service", "module"]
+
+# Where a service's program is not `cairn_<service>` (the image's entrypoint,
+# deploy/docker/cairn-service, maps the same names: tests/deploy checks it).
+MODULES = {"history-writer": "cairn_ingest.history_writer"}
+
+
+def module(service: str) -> str:
+    """The module that `python -m` runs for a service or worker: `cairn_manifest`, ..."""
+    return MODULES.get(service, f"cairn_{service}")
 
 
 class Service(Component):
@@ -29,7 +41,7 @@ class Service(Component):
 
     @property
     def module(self) -> str:
-        return f"cairn_{self.service}"
+        return module(self.service)
 
     @property
     def backend(self) -> str:
