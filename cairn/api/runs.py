@@ -137,8 +137,11 @@ class Run:
         min_step: int | None = None,
         max_step: int | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Every row (``min_step`` inclusive, ``max_step`` exclusive), read a page at a time."""
-        return transport.scan_history(
+        """Every row (``min_step`` inclusive, ``max_step`` exclusive), read a page at a time.
+
+        A generator of this run: it keeps the run (and its connection) alive while it is read.
+        """
+        yield from transport.scan_history(
             self._api,
             self.entity,
             self.project,
@@ -164,16 +167,21 @@ class Runs(Sequence[Run]):
         per_page: int,
     ) -> None:
         self._session, self.entity, self.project = session, entity, project
-        self._pages = transport.list_runs(
-            session.api,
-            entity,
-            project,
-            filters=dict(filters) if filters else None,
+        self._query = (dict(filters) if filters else None, order, per_page)
+        self._pages = self._read()
+        self._loaded: list[Run] = []
+        self._done = False
+
+    def _read(self) -> Iterator[dict[str, Any]]:
+        filters, order, per_page = self._query
+        yield from transport.list_runs(
+            self._session.api,
+            self.entity,
+            self.project,
+            filters=filters,
             order=order,
             per_page=per_page,
         )
-        self._loaded: list[Run] = []
-        self._done = False
 
     def _load(self, upto: int | None) -> None:
         while not self._done and (upto is None or len(self._loaded) <= upto):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import marshal
 import math
+import signal
 import sys
 import uuid
 import zlib
@@ -27,9 +28,12 @@ MAX_KEY_CHARS = 256
 
 @dataclass(frozen=True)
 class Limits:
-    """Where a batch is cut. ``max_body_bytes`` stays under the server's compressed limit."""
+    """Where a batch is cut. ``max_body_bytes`` stays under the server's compressed limit.
 
-    max_rows: int = 1_000
+    The sender sends what waits once ``batch_rows`` (1,000) rows do; a backlog (a slow
+    server, a spool draining) goes in batches of up to ``max_rows``, so fewer round trips."""
+
+    max_rows: int = 5_000
     max_text_bytes: int = 1024 * 1024
     max_body_bytes: int = 600 * 1024
     max_keys: int = MAX_KEYS
@@ -213,7 +217,9 @@ def _packed(lines: list[str], limits: Limits, problems: list[str]) -> Iterator[t
 def serve() -> None:
     """The encoder process (``cairn.runs.encoder``): frames of ``marshal((rows, limits))`` on
     stdin, ``marshal(pack(...))`` (or ``("error", text)``) on stdout, each after an 8-byte
-    length; ends at EOF. Runs as a plain script, so it imports nothing but the stdlib."""
+    length; ends at EOF. Runs as a plain script, so it imports nothing but the stdlib. Ctrl-C
+    reaches the whole process group: the parent decides, this process ends at EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     while True:
         header = source.read(8)

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 MODES = ("online", "offline")
 STORED_WAIT_S = 60.0
+SLOW_FLUSH_S = 3.0  # a finish that waits longer says so on stderr
 _COPY = frozenset({dict, list})  # values a script may mutate after logging them
 _STR = frozenset({str})
 
@@ -181,9 +182,9 @@ class RunHistory:
             reason = sender.problem or "the server did not take every row in time"
             self._leave(reason)
             return
-        stored = True
-        if sender.last_history_seq >= 0 and sender.uplink is not None:
-            stored = sender.uplink.wait_stored(sender.last_history_seq, STORED_WAIT_S)
+        stored = True  # the writer applies rows and updates in seq order: wait for the last
+        if sender.last_seq >= 0 and sender.uplink is not None:
+            stored = sender.uplink.wait_stored(sender.last_seq, STORED_WAIT_S)
         sender.close()
         if not stored:
             warn("the server has every row but is still storing some: reads may lag a moment")
@@ -199,15 +200,27 @@ class RunHistory:
             shutil.rmtree(self._dir.path, ignore_errors=True)  # a drained spool: nothing to keep
 
     def _flush_with_progress(self) -> bool:
+        """Flush with a progress bar (on a terminal), and one plain line on stderr if it takes
+        a while (job logs are files)."""
         sender = self._sender
         total = sender.acked_rows + sender.pending_rows
         bar = progress_bar(total, f"cairn: sending {total:,} rows of history", unit="rows")
         shown = [sender.acked_rows]
+        say_at = [time.monotonic() + SLOW_FLUSH_S]  # 0 once said
 
         def progress(acked: int) -> None:
             if acked > shown[0]:
                 bar.update(acked - shown[0])
                 shown[0] = acked
+            if say_at[0] and time.monotonic() > say_at[0]:
+                say_at[0] = 0.0
+                print(  # noqa: T201 - the one line a job log shows
+                    f"cairn: waiting for the server to take {max(0, total - acked):,} more rows "
+                    f"(up to {sender.tuning.finish_timeout_s:.0f} s; Ctrl-C keeps them in "
+                    f"{self._dir.path} for `cairn sync`)",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
         with bar:
             return sender.flush(sender.tuning.finish_timeout_s, progress)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -54,14 +53,8 @@ def now_iso() -> str:
 
 
 def runs_root() -> Path:
-    """``$CAIRN_DIR/cairn`` (default ``./cairn``), or the temp dir when that is not writable."""
-    base = Path(os.environ.get("CAIRN_DIR") or ".") / "cairn"
-    try:
-        base.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        base = Path(tempfile.gettempdir()) / "cairn"
-        base.mkdir(parents=True, exist_ok=True)
-    return base
+    """``$CAIRN_DIR/cairn`` (default ``./cairn``); created only when something is written."""
+    return Path(os.environ.get("CAIRN_DIR") or ".") / "cairn"
 
 
 def dir_name(mode: str, run_id: str, when: datetime | None = None) -> str:

@@ -57,7 +57,7 @@ class Sender:
         self.spool = spool
         self.acked_rows = 0  # history rows the server acknowledged (or, offline, written)
         self.rejected_rows = 0
-        self.last_history_seq = -1  # of the last acknowledged history batch
+        self.last_seq = -1  # of the last acknowledged batch (history, summary or config)
         self.dead = False  # the server refused the key or access: only the spool is left
         self.problem = ""
         self.uplink = uplink
@@ -160,7 +160,7 @@ class Sender:
 
     def _collect(self, *, force: bool = False) -> None:
         rows: list[dict[str, Any]] = []
-        queue, chunk = self.queue, self.tuning.batch_rows
+        queue, chunk = self.queue, self.tuning.limits.max_rows
         while queue:
             if not force and len(self._memory) >= self.tuning.max_memory_batches:
                 self._spill()  # the server is slow or away: the disk takes the excess
@@ -273,14 +273,14 @@ class Sender:
             self._spooling = False
             self._said.discard("full")
             warn("the server is reachable again: sending the spooled rows")
-        if self._memory:
-            self._spill()
+        if self._memory and len(self.spool):
+            self._spill()  # held back by a full spool: behind what it holds, in order
 
     def _done(self, batch: Batch) -> None:
         self._settled += batch.rows
+        self.last_seq = max(self.last_seq, batch.seq)
         if batch.kind == "history":
             self.acked_rows += batch.rows
-            self.last_history_seq = max(self.last_history_seq, batch.seq)
 
     def _lost(self, batch: Batch, reason: str) -> None:
         self._settled += batch.rows

@@ -72,7 +72,7 @@ def sync_run_dir(
     if include_synced:
         batches = sorted([*spool.acked(), *batches], key=lambda batch: batch.seq)
     uplink = transport.Uplink(session.config, info.entity, info.project, info.run_id)
-    last_history = -1
+    last_seq = -1
     try:
         total = sum(batch.rows for batch in batches if batch.kind == "history")
         with progress_bar(total, f"cairn: syncing {info.path}", unit="rows") as bar:
@@ -80,13 +80,14 @@ def sync_run_dir(
                 outcome = _send(uplink, batch, retry_for_s or RETRY_FOR_S)
                 if outcome is Outcome.REJECTED:
                     result.rejected_rows += batch.rows
-                elif batch.kind == "history":
-                    result.rows += batch.rows
-                    last_history = max(last_history, batch.seq)
+                else:
+                    last_seq = max(last_seq, batch.seq)
+                    if batch.kind == "history":
+                        result.rows += batch.rows
                 result.batches += 1
                 spool.ack(batch)
                 bar.update(batch.rows if batch.kind == "history" else 0)
-        if last_history >= 0 and not uplink.wait_stored(last_history, 60.0):
+        if last_seq >= 0 and not uplink.wait_stored(last_seq, 60.0):
             warn(f"{info.path}: the server has every row but is still storing some")
     finally:
         uplink.close()

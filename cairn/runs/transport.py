@@ -18,6 +18,7 @@ import enum
 import json
 import math
 import random
+import time
 import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from cairn.errors import CommError, NotFoundError
 from cairn.http import USER_AGENT, ApiClient, segment
 from cairn.runs.batch import GZIP_WBITS, Batch, gzip_text
 from cairn.settings import ClientConfig
@@ -194,8 +196,26 @@ def start_run(api: ApiClient, entity: str, project: str, body: dict[str, Any]) -
     api.post(run_url(entity, project), body)
 
 
-def finish_run(api: ApiClient, entity: str, project: str, run_id: str, exit_code: int) -> None:
-    api.post(f"{run_url(entity, project, run_id)}/finish", {"exit_code": exit_code})
+def finish_run(
+    api: ApiClient, entity: str, project: str, run_id: str, exit_code: int, *, wait_s: float = 10.0
+) -> bool:
+    """Mark the run finished, then wait (up to ``wait_s``) until reads show it: the route
+    answers 202 and the run writer applies it a moment later. Whether it showed in time."""
+    url = run_url(entity, project, run_id)
+    api.post(f"{url}/finish", {"exit_code": exit_code})
+    deadline = time.monotonic() + wait_s
+    pause = 0.05
+    while time.monotonic() < deadline:
+        try:
+            if api.get(url).get("state") not in {None, "running"}:
+                return True
+        except NotFoundError:
+            pass  # the run writer has not stored the run yet
+        except CommError:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
+    return False
 
 
 # Reads, for ``cairn.Api``.

@@ -138,6 +138,7 @@ class FakeCairn:
             ("POST", r"/ingest/v1/entities/([^/]+)/projects", self._project),
             ("POST", f"/ingest{p}/runs", lambda b, q, e, pr: ok({"path": f"{e}/{pr}"}, 201)),
             ("POST", f"/ingest{p}/runs/([^/]+)/finish", lambda b, q, e, pr, r: ok({}, 202)),
+            ("GET", f"/ingest{p}/runs/([^/]+)", self._run),
             ("POST", f"/ingest{p}/artifacts", self._submit),
             ("POST", f"/ingest{p}/artifacts/used", lambda b, q, e, pr: ok({}, 202)),
             ("POST", r"/storage/v1/entities/([^/]+)/uploads", self._uploads),
@@ -148,6 +149,10 @@ class FakeCairn:
             ("GET", f"/manifest{p}/artifacts/([^/]+)/versions", self._versions),
             ("GET", f"/manifest{p}/artifacts/([^/]+)/versions/([^/]+)", self._version),
         ]
+
+    def _run(self, body: Any, query: dict[str, str], e: str, p: str, r: str) -> httpx.Response:
+        finished = self.calls("POST", rf"/{e}/projects/{p}/runs/{r}/finish$")
+        return ok({"path": f"{e}/{p}/{r}", "id": r, "state": "finished" if finished else "running"})
 
     def _viewer(self, body: Any, query: dict[str, str]) -> httpx.Response:
         viewer = {"user": self.user, "admin": False, "default_entity": self.user}

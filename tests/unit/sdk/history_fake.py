@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import gzip
 import json
+import math
 import re
 import threading
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ import cairn.session
 from cairn.http import ApiClient
 from cairn.runs import transport as run_transport
 from cairn.runs import tuning
+from cairn.runs.batch import Limits
 from tests.unit.sdk.fakes import FakeCairn, error, ok
 
 RUNS = r"/ingest/v1/entities/([^/]+)/projects/([^/]+)/runs"
@@ -164,7 +166,7 @@ class FakeHistory:
                 "job_type": run.job_type,
                 "state": run.state,
                 "config": run.config,
-                "summary": run.summary,
+                "summary": {k: _json_safe(v) for k, v in run.summary.items()},
                 "exit_code": run.exit_code,
                 "last_step": run.rows[-1]["_step"] if run.rows else None,
                 "created_at": "2026-01-01T00:00:00+00:00",
@@ -183,6 +185,13 @@ class FakeHistory:
         return ok({"runs": page, "total": len(views), "next": following and str(following)})
 
 
+def _json_safe(value: Any) -> Any:
+    """As the server's summaries: JSON has no NaN or Infinity, so they become texts."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    return value
+
+
 FAST = tuning.Tuning(
     batch_rows=100,
     batch_interval_s=0.02,
@@ -190,6 +199,7 @@ FAST = tuning.Tuning(
     finish_timeout_s=10.0,
     backoff_initial_s=0.005,
     backoff_max_s=0.02,
+    limits=Limits(max_rows=100),
 )
 
 

@@ -101,3 +101,13 @@ def test_api_runs_pages_filters_and_orders(server: FakeHistory, logged: cairn.Ru
     assert [run.id for run in cairn.Api().runs("p")][:1] == [logged.id]
     with pytest.raises(ValueError, match="invalid project path"):
         cairn.Api().runs("a/b/c")
+
+
+def test_reads_outlive_a_temporary_api(logged: cairn.Run) -> None:
+    import gc  # noqa: PLC0415
+
+    rows = cairn.Api().run(logged.path).scan_history(page_size=7)
+    runs = iter(cairn.Api().runs("alice/p", per_page=1))
+    gc.collect()  # the Api objects are gone; their sessions must not be closed under us
+    assert sum(1 for _ in rows) == 120
+    assert next(runs).id == logged.id

@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from cairn.runs.batch import Limits, Numbering, history_batches, update_batch
+from cairn.runs.batch import Limits, Numbering, history_batches, pack, update_batch
+from cairn.runs.encoder import Encoder
 from cairn.runs.rundir import RunDir, RunInfo, dir_name
 from cairn.runs.spool import Spool, SpoolFullError
 from cairn.runs.transport import Backoff, Outcome, _classify
@@ -137,3 +138,25 @@ def test_statuses_map_to_outcomes() -> None:
     assert _classify(answer(401)).outcome is Outcome.FATAL
     rejected = _classify(answer(400))
     assert (rejected.outcome, rejected.message) == (Outcome.REJECTED, "HTTP 400: why")
+
+
+def test_the_encoder_process_makes_the_same_bodies_and_falls_back(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    limits = Limits(max_rows=100)
+    many = rows(250, name="x", nested={"a": [1, 2]}, nan=float("nan"))
+    encoder = Encoder()
+    try:
+        assert encoder(many, limits) == pack(many, limits)
+        assert encoder._process is not None  # it went through the helper
+        odd = [*rows(100), {"_step": 100, "obj": object()}]  # marshal cannot carry it
+        bodies, _ = encoder(odd, limits)
+        assert sum(count for _, count in bodies) == 101
+    finally:
+        encoder.close()
+    monkeypatch.setattr("cairn.runs.encoder.sys.executable", "/bin/false")
+    broken = Encoder()
+    assert broken(many, limits) == pack(many, limits)  # encoded here instead
+    assert "encoder process failed" in capsys.readouterr().err
+    assert broken(many, limits) == pack(many, limits)
+    assert Encoder(enabled=False)(many, limits) == pack(many, limits)
