@@ -140,6 +140,7 @@ class ConsumerRunner:
         on_start: Callable[[], Awaitable[None]] | None = None,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         on_assigned: Callable[[], None] | None = None,
+        fetch_max_wait_ms: int = 500,
     ) -> None:
         self._settings = settings
         # Tests share a broker: a topic prefix keeps their groups apart from the stack's own.
@@ -159,6 +160,11 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=300_000,
+            # How long the broker may hold a fetch open. aiokafka keeps one fetch in flight per
+            # broker, and a partition whose records are still being handled is left out of it:
+            # the next event of that partition can wait this long. Latency-bound consumers
+            # (automations) lower it; the cost is more fetch requests while idle.
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         # Offsets whose effect is durable but not yet committed, and the lock that makes a
         # partition's "handle then record offset" step atomic with respect to a rebalance.

@@ -1,0 +1,274 @@
+"""One delivery attempt: build the signed request, send it, log it, decide what comes next.
+
+Runs only in the member that owns the delivery's partition, so it is the delivery's one writer.
+Writes, in order: the attempt (insert-only, id derived from the delivery and its number), then
+the delivery's new state. After a crash between the two, the logged attempts are counted when
+the delivery is resumed, so the next attempt gets the next number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+import structlog
+from cairn_shared.ids import derive_id
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from cairn_automations.adapters.config_cache import ConfigCache
+from cairn_automations.adapters.config_repository import ConfigRepository
+from cairn_automations.adapters.delivery_repository import DeliveryRepository
+from cairn_automations.adapters.secret_box import SecretBox, SecretUnreadableError
+from cairn_automations.adapters.webhook_sender import WebhookResponse, WebhookSender
+from cairn_automations.delivery.requests import EntitySecrets, prepare_request
+from cairn_automations.domain.deliveries import Delivery, Status
+from cairn_automations.domain.records import EntityConfig
+from cairn_automations.domain.schedule import AttemptResult, Outcome, Verdict, judge
+from cairn_automations.domain.templates import MissingSecretError
+
+log = structlog.get_logger(__name__)
+
+IN_FLIGHT = "in_flight"  # the verdict of an attempt being made; "interrupted" if it never ended
+
+
+@dataclass(frozen=True)
+class DeliveryMetrics:
+    attempts: Counter
+    latency: Histogram
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> DeliveryMetrics:
+        return cls(
+            attempts=Counter(
+                "cairn_webhook_attempts",
+                "Webhook attempts by verdict",
+                ["verdict"],
+                registry=registry,
+            ),
+            latency=Histogram(
+                "cairn_webhook_attempt_duration_seconds",
+                "Time from sending a webhook to its answer",
+                registry=registry,
+            ),
+        )
+
+
+class AttemptRunner:
+    def __init__(
+        self,
+        *,
+        deliveries: DeliveryRepository,
+        config: ConfigRepository,
+        cache: ConfigCache,
+        box: SecretBox,
+        sender: WebhookSender,
+        metrics: DeliveryMetrics,
+        jitter: float,
+        now: Callable[[], datetime],
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self._deliveries = deliveries
+        self._config = config
+        self._cache = cache
+        self._box = box
+        self._sender = sender
+        self._metrics = metrics
+        self._jitter = jitter
+        self._now = now
+        self._rand = rand
+
+    async def attempt(self, delivery: Delivery) -> Delivery:
+        """Make attempt ``delivery.attempts + 1`` and return the delivery's new state."""
+        config = await self._cache.get(delivery.entity)
+        stop = _why_stop(delivery, config)
+        if stop:
+            return await self._stop(delivery, stop)
+        # Logged before it is sent, so an attempt cut short by a crash still shows in the log.
+        started = _started_document(delivery, delivery.attempts + 1, self._now())
+        await self._deliveries.start_attempt(started)
+        response = await self._send(delivery, config)
+        return await self._record(delivery, response, config, started=started)
+
+    async def attempt_first(self, delivery: Delivery, inserted: Awaitable[bool]) -> Delivery | None:
+        """The first attempt of a delivery whose insert is still under way.
+
+        The webhook goes out without waiting for MongoDB (latency); the attempt and the new
+        state are written once the insert is known to be durable. If the delivery existed
+        already (a redelivered event), this extra send, with the same ``webhook-id``, is logged
+        against the stored delivery; if the insert failed, the consumer retries the event.
+        """
+        config = await self._cache.get(delivery.entity)
+        stop = _why_stop(delivery, config)
+        response = None if stop else await self._send(delivery, config)
+        try:
+            created = await asyncio.shield(inserted)  # the consumer awaits it too
+        except Exception as exc:  # noqa: BLE001 - the consumer sees the same error and retries
+            log.warning("delivery.insert_failed", delivery_id=delivery.id, error=repr(exc))
+            return None
+        current = delivery if created else await self.stored(delivery.id)
+        if current is None:
+            return None
+        if response is None:
+            return await self._stop(current, stop) if current.status is Status.PENDING else current
+        return await self._record(current, response, config)
+
+    async def stored(self, delivery_id: str) -> Delivery | None:
+        """The stored delivery, its attempt count taken from the log: after a crash between
+        logging an attempt and saving the state, the next attempt still gets a new number."""
+        delivery = await self._deliveries.get(delivery_id)
+        if delivery is None:
+            return None
+        await self._deliveries.interrupt_attempts(delivery_id, at=self._now())
+        logged = await self._deliveries.count_attempts(delivery_id)
+        return replace(delivery, attempts=logged) if logged > delivery.attempts else delivery
+
+    async def _stop(self, delivery: Delivery, reason: str) -> Delivery:
+        """Nothing is sent: not an attempt, but the end of the delivery."""
+        dead = replace(
+            delivery,
+            status=Status.DEAD,
+            dead_reason=reason,
+            next_attempt_at=None,
+            updated_at=self._now(),
+        )
+        await self._deliveries.save_state(dead)
+        log.info("delivery.stopped", delivery_id=delivery.id, reason=reason)
+        return dead
+
+    async def _record(
+        self,
+        delivery: Delivery,
+        response: WebhookResponse,
+        config: EntityConfig,
+        *,
+        started: dict[str, Any] | None = None,
+    ) -> Delivery:
+        number = delivery.attempts + 1
+        now = self._now()
+        outcome = judge(
+            AttemptResult(response.status, response.retry_after, response.error),
+            attempts_in_round=delivery.attempts_in_round + 1,
+            schedule=delivery.schedule,
+            now=now,
+            jitter=self._jitter,
+            rand=self._rand,
+        )
+        self._metrics.attempts.labels(outcome.verdict.value).inc()
+        if response.status is not None:
+            self._metrics.latency.observe(response.latency_ms / 1000)
+        result = _result(response, outcome, now)
+        if started is None:  # the first attempt: logged once its delivery is stored
+            await self._deliveries.add_attempt(
+                _started_document(delivery, number, response.started_at or now) | result
+            )
+        else:
+            await self._deliveries.finish_attempt(started["_id"], result)
+        log.info(
+            "delivery.attempted",
+            delivery_id=delivery.id,
+            attempt=number,
+            status=response.status,
+            latency_ms=response.latency_ms,
+            verdict=outcome.verdict.value,
+            error=response.error or None,
+        )
+        if delivery.status is not Status.PENDING:
+            return delivery  # a duplicate send of a finished delivery: logged, state kept
+        if outcome.verdict is Verdict.GONE:
+            await self._disable_integration(delivery, config, now)
+        updated = _after(delivery, number, response, outcome, now)
+        await self._deliveries.save_state(updated)
+        return updated
+
+    async def _send(self, delivery: Delivery, config: EntityConfig) -> WebhookResponse:
+        integration = config.integrations[delivery.integration_id]
+        secrets = EntitySecrets(config.secrets, self._box)
+        try:
+            body = delivery.body(secrets)
+            request = prepare_request(
+                integration,
+                msg_id=delivery.id,
+                body=body,
+                content_type=delivery.content_type,
+                now=self._now(),
+                secrets=secrets,
+                box=self._box,
+            )
+        except (MissingSecretError, SecretUnreadableError, ValueError) as exc:
+            return WebhookResponse(status=None, latency_ms=0.0, error=f"not sent: {exc}")
+        return await self._sender.send(request.url, request.headers, request.body.encode())
+
+    async def _disable_integration(
+        self, delivery: Delivery, config: EntityConfig, now: datetime
+    ) -> None:
+        integration = config.integrations[delivery.integration_id]
+        reason = f"the receiver answered 410 Gone to delivery {delivery.id} at {now.isoformat()}"
+        await self._config.disable_integration(
+            integration.id, integration.revision, reason=reason, at=now
+        )
+        self._cache.invalidate(delivery.entity)
+        log.warning("integration.disabled", integration=integration.name, reason=reason)
+
+
+def _why_stop(delivery: Delivery, config: EntityConfig) -> str:
+    automation = config.automation(delivery.automation_id)
+    if automation is None:
+        return "automation_deleted"
+    if not automation.enabled:
+        return "automation_disabled"
+    integration = config.integrations.get(delivery.integration_id)
+    if integration is None:
+        return "integration_deleted"
+    if not integration.active:
+        return "integration_disabled"
+    return ""
+
+
+def _after(
+    delivery: Delivery, number: int, response: WebhookResponse, outcome: Outcome, now: datetime
+) -> Delivery:
+    status = {
+        Verdict.DELIVERED: Status.DELIVERED,
+        Verdict.RETRY: Status.PENDING,
+        Verdict.DEAD: Status.DEAD,
+        Verdict.GONE: Status.DEAD,
+    }[outcome.verdict]
+    return replace(
+        delivery,
+        status=status,
+        attempts=number,
+        next_attempt_at=outcome.next_attempt_at,
+        updated_at=now,
+        delivered_at=now if status is Status.DELIVERED else delivery.delivered_at,
+        last_status=response.status,
+        last_error=response.error,
+        dead_reason=outcome.reason if status is Status.DEAD else "",
+    )
+
+
+def _started_document(delivery: Delivery, number: int, at: datetime) -> dict[str, Any]:
+    return {
+        "_id": derive_id(delivery.id, "attempt", str(number)),
+        "delivery_id": delivery.id,
+        "entity": delivery.entity,
+        "n": number,
+        "round": delivery.round,
+        "at": at,
+        "verdict": IN_FLIGHT,
+    }
+
+
+def _result(response: WebhookResponse, outcome: Outcome, now: datetime) -> dict[str, Any]:
+    return {
+        "finished_at": now,
+        "status": response.status,
+        "latency_ms": response.latency_ms,
+        "response_excerpt": response.excerpt,
+        "error": response.error,
+        "verdict": outcome.verdict.value,
+        "next_attempt_at": outcome.next_attempt_at,
+    }
