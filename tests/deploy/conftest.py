@@ -14,7 +14,7 @@ import yaml
 from cairn_dev import deploytools, instances, ports
 from cairn_dev.errors import CairnDevError
 from cairn_dev.paths import Layout, repo_root
-from cairn_dev.settings import Settings
+from cairn_dev.settings import LOCAL_ONLY_SETTINGS, Settings
 
 REPO = repo_root()
 K8S = REPO / "deploy" / "k8s"
@@ -72,4 +72,5 @@ def service_settings() -> set[str]:
         bucket="cairn",
         admin_api_key="cairn_x",
     )
-    return set(settings.service_env("ingest"))
+    # Deployments keep the SSRF guard's defaults; only the local stack opens loopback.
+    return set(settings.service_env("ingest")) - set(LOCAL_ONLY_SETTINGS)

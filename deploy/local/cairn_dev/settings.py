@@ -25,6 +25,14 @@ DEFAULT_PARTITIONS = 6
 _BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 
 
+# A developer's webhook receivers run on this machine, over plain http: the local stack allows
+# loopback targets, which a deployment refuses by default (the SSRF guard).
+LOCAL_ONLY_SETTINGS = {
+    "CAIRN_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    "CAIRN_WEBHOOK_ALLOW_HTTP": "true",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     repo: Path
@@ -84,6 +92,7 @@ class Settings:
             CAIRN_STORAGE_URL=f"http://127.0.0.1:{self.ports['storage']}",
             CAIRN_MANIFEST_URL=f"http://127.0.0.1:{self.ports['manifest']}",
             CAIRN_REGISTRY_URL=f"http://127.0.0.1:{self.ports['registry']}",
+            **LOCAL_ONLY_SETTINGS,
         )
         return env
 
