@@ -94,6 +94,6 @@ async def test_moving_production_fires_one_signed_webhook_and_staging_none(
     assert payload == {
         "alias": "production",
         "model": "Digits",
-        "version": "Digits:v1",
+        "version": f"{user.name}/model-registry/Digits:v1",  # W&B: entity/project/name:vN
         "by": user.name,
     }
