@@ -2,9 +2,9 @@
 once in effect, and killing one replica hands its partitions to the other within 30 s.
 
 The events: 6,000 run starts and 2,000 run finishes (ingest's run writer and manifest's lineage
-consumer apply them) and 2,000 artifact submissions over 20 artifacts (manifest's artifact
-writer turns them into versions, gapless per artifact). One manifest replica is SIGKILLed
-halfway through.
+consumer apply them), 500 artifact submissions over 20 artifacts (manifest's artifact writer
+turns them into versions, gapless per artifact) and 1,500 uses of those artifacts (lineage
+records). One manifest replica is SIGKILLed halfway through.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from pymongo import AsyncMongoClient
 from tests.conftest import stack_env
 from tests.e2e.conftest import User, UserFactory, cairn_dev
 
-RUNS, FINISHES, SUBMISSIONS, ARTIFACTS = 6_000, 2_000, 2_000, 20
+RUNS, FINISHES, SUBMISSIONS, USES, ARTIFACTS = 6_000, 2_000, 500, 1_500, 20
 CONCURRENCY = 32
 
 
@@ -86,6 +86,7 @@ async def kafka_group(group: str) -> tuple[str, int]:
         await admin.close()
 
 
+@pytest.mark.timeout(900)  # 10,000 events through FerretDB on two shared cores
 async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
     two_replicas: None, http: httpx.AsyncClient, new_user: UserFactory
 ) -> None:
@@ -118,6 +119,11 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
         response = await http.post(artifacts_url, json=body, headers=user.headers)
         assert response.status_code == 202, response.text
 
+    async def use(n: int) -> None:
+        body = {"run_id": f"r{n}", "name": f"a{n % ARTIFACTS}", "version_index": 0}
+        response = await http.post(f"{artifacts_url}/used", json=body, headers=user.headers)
+        assert response.status_code == 202, response.text
+
     mongo: AsyncMongoClient[Document] = AsyncMongoClient(stack_env("CAIRN_MONGO_URL"))
     mine = {"_id": {"$regex": f"^{user.name}/"}}
     run_refs = mongo["cairn_manifest"]["run_refs"]
@@ -127,6 +133,8 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
             jobs.append(lambda n=n: start(n))
             if n < SUBMISSIONS:
                 jobs.append(lambda n=n: submit(n))
+            if n < USES:
+                jobs.append(lambda n=n: use(n))
         producing = asyncio.create_task(gather_bounded(jobs))
         while await run_refs.count_documents(mine) < RUNS // 2:
             assert not producing.done() or producing.exception() is None
@@ -153,6 +161,8 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
             sequence = f"{user.name}/p/a{a}"
             indexes = [v["version_index"] async for v in versions.find({"sequence": sequence})]
             assert sorted(indexes) == list(range(SUBMISSIONS // ARTIFACTS)), sequence
+        usages = mongo["cairn_manifest"]["usages"]
+        assert await usages.count_documents({"sequence": {"$regex": f"^{user.name}/"}}) == USES
         assert handover_s <= 30
     finally:
         await mongo.close()
@@ -166,6 +176,7 @@ async def wait_for_all(
         (mongo["cairn_manifest"]["run_refs"], mine, RUNS),
         (mongo["cairn_ingest"]["runs"], {**mine, "state": "finished"}, FINISHES),
         (mongo["cairn_manifest"]["versions"], mine, SUBMISSIONS),
+        (mongo["cairn_manifest"]["usages"], {"sequence": {"$regex": f"^{user.name}/"}}, USES),
     ]
     for collection, query, count in targets:
         while await collection.count_documents(query) < count:
