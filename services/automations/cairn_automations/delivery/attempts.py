@@ -9,7 +9,9 @@ the delivery is resumed, so the next attempt gets the next number.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -57,6 +59,9 @@ class DeliveryMetrics:
         )
 
 
+SENT_FIRST_MEMORY = 100_000
+
+
 class AttemptRunner:
     def __init__(
         self,
@@ -80,6 +85,10 @@ class AttemptRunner:
         self._jitter = jitter
         self._now = now
         self._rand = rand
+        # First attempts this process already sent: a redelivered event (the same event twice
+        # in Kafka, or again after a rebalance) must not POST again before its insert fails.
+        # Across a crash a repeat is still possible; it carries the same webhook-id.
+        self._sent_first: OrderedDict[str, None] = OrderedDict()
 
     async def attempt(self, delivery: Delivery) -> Delivery:
         """Make attempt ``delivery.attempts + 1`` and return the delivery's new state."""
@@ -101,6 +110,13 @@ class AttemptRunner:
         already (a redelivered event), this extra send, with the same ``webhook-id``, is logged
         against the stored delivery; if the insert failed, the consumer retries the event.
         """
+        if delivery.id in self._sent_first:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(inserted)  # the consumer awaits it and sees any error
+            return None
+        self._sent_first[delivery.id] = None
+        while len(self._sent_first) > SENT_FIRST_MEMORY:
+            self._sent_first.popitem(last=False)
         config = await self._cache.get(delivery.entity)
         stop = _why_stop(delivery, config)
         response = None if stop else await self._send(delivery, config)
