@@ -50,6 +50,16 @@ async def insert_once(collection: Collection, document: Mapping[str, Any]) -> bo
     return True
 
 
+async def upsert_by_id(collection: Collection, doc_id: str, document: Mapping[str, Any]) -> None:
+    """Replace or insert the document ``doc_id``. Two upserts of a new ``_id`` at once can both
+    find nothing and both insert (FerretDB applies an upsert as read-then-write); the loser's
+    duplicate key means the document now exists, so its replace is simply tried again."""
+    try:
+        await collection.replace_one({"_id": doc_id}, dict(document), upsert=True)
+    except DuplicateKeyError:
+        await collection.replace_one({"_id": doc_id}, dict(document), upsert=True)
+
+
 async def ensure_indexes(collection: Collection, indexes: Iterable[IndexModel]) -> None:
     """Create ``indexes`` if missing, one command each: FerretDB 1.24 drops the connection
     (a server-side panic) when one createIndexes names several indexes that already exist."""

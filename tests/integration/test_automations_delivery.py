@@ -89,6 +89,22 @@ async def test_a_redelivered_event_is_not_sent_twice(
     assert len(receiver.received) == 1
 
 
+async def test_an_event_redelivered_after_its_delivery_ended_is_not_sent_again(
+    service: Service, receiver: Receiver, publisher: KafkaEventPublisher
+) -> None:
+    await setup_webhook(service, receiver, event=PRODUCTION_FILTER)
+    event = alias_event(service.owner.name)
+    await publisher.publish(event, key=event.subject)
+    await delivery_when(service, "delivered")
+
+    await publisher.publish(event, key=event.subject)
+
+    await asyncio.sleep(1.5)
+    assert len(receiver.received) == 1
+    delivery = await delivery_when(service, "delivered")
+    assert [a["n"] for a in delivery["attempt_log"]] == [1]
+
+
 async def test_a_failing_receiver_gets_retries_with_the_same_webhook_id(
     service: Service, receiver: Receiver, publisher: KafkaEventPublisher
 ) -> None:

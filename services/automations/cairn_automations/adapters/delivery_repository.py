@@ -17,7 +17,7 @@ from collections.abc import Collection as Iterable
 from datetime import datetime
 from typing import Any
 
-from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
+from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once, upsert_by_id
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from cairn_automations.domain.deliveries import Delivery, Status, dumps
@@ -83,10 +83,10 @@ class DeliveryRepository:
         return found
 
     async def _schedule_entry(self, delivery: Delivery) -> None:
-        await self._schedule.replace_one(
-            {"_id": delivery.id},
+        await upsert_by_id(
+            self._schedule,
+            delivery.id,
             {"source": delivery.source, "next_attempt_at": delivery.next_attempt_at},
-            upsert=True,
         )
 
     async def page(

@@ -9,7 +9,6 @@ the delivery is resumed, so the next attempt gets the next number.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -86,13 +85,19 @@ class AttemptRunner:
         self._now = now
         self._rand = rand
         # First attempts this process already sent: a redelivered event (the same event twice
-        # in Kafka, or again after a rebalance) must not POST again before its insert fails.
-        # Across a crash a repeat is still possible; it carries the same webhook-id.
-        self._sent_first: OrderedDict[str, None] = OrderedDict()
+        # in Kafka, or again after a rebalance) must not POST again. The answer to one whose
+        # insert failed waits here to be recorded once the delivery is stored, by the retried
+        # event or by a scan, instead of being sent again. Across a crash a repeat is still
+        # possible; it carries the same webhook-id.
+        self._sent_first: OrderedDict[str, WebhookResponse | None] = OrderedDict()
 
     async def attempt(self, delivery: Delivery) -> Delivery:
         """Make attempt ``delivery.attempts + 1`` and return the delivery's new state."""
         config = await self._cache.get(delivery.entity)
+        unrecorded = self._sent_first.get(delivery.id) if delivery.attempts == 0 else None
+        if unrecorded is not None:
+            self._sent_first[delivery.id] = None
+            return await self._record(delivery, unrecorded, config)
         stop = _why_stop(delivery, config)
         if stop:
             return await self._stop(delivery, stop)
@@ -111,9 +116,7 @@ class AttemptRunner:
         against the stored delivery; if the insert failed, the consumer retries the event.
         """
         if delivery.id in self._sent_first:
-            with contextlib.suppress(Exception):
-                await asyncio.shield(inserted)  # the consumer awaits it and sees any error
-            return None
+            return await self._record_unrecorded(delivery, inserted)
         self._sent_first[delivery.id] = None
         while len(self._sent_first) > SENT_FIRST_MEMORY:
             self._sent_first.popitem(last=False)
@@ -124,6 +127,8 @@ class AttemptRunner:
             created = await asyncio.shield(inserted)  # the consumer awaits it too
         except Exception as exc:  # noqa: BLE001 - the consumer sees the same error and retries
             log.warning("delivery.insert_failed", delivery_id=delivery.id, error=repr(exc))
+            if delivery.id in self._sent_first:
+                self._sent_first[delivery.id] = response
             return None
         current = delivery if created else await self.stored(delivery.id)
         if current is None:
@@ -131,6 +136,21 @@ class AttemptRunner:
         if response is None:
             return await self._stop(current, stop) if current.status is Status.PENDING else current
         return await self._record(current, response, config)
+
+    async def _record_unrecorded(
+        self, delivery: Delivery, inserted: Awaitable[bool]
+    ) -> Delivery | None:
+        """A first attempt sent already: its answer is recorded if an insert failed before."""
+        try:
+            await asyncio.shield(inserted)
+        except Exception:  # noqa: BLE001 - the consumer awaits it too, sees the error, retries
+            return None
+        if self._sent_first.get(delivery.id) is None:
+            return None
+        current = await self.stored(delivery.id)
+        if current is None or current.attempts > 0:
+            return None
+        return await self.attempt(current)  # records the remembered answer, sends nothing
 
     async def stored(self, delivery_id: str) -> Delivery | None:
         """The stored delivery, its attempt count taken from the log: after a crash between

@@ -102,7 +102,13 @@ def trigger_handlers(
         return started
 
     async def handle(batch: Sequence[Consumed[EventData]]) -> None:
-        pending = [item for consumed in batch for item in await created(consumed)]
+        pending: list[Started] = []
+        seen: set[str] = set()
+        for consumed in batch:
+            if consumed.envelope.id in seen:
+                continue  # the same event twice in a batch: one insert, one send
+            seen.add(consumed.envelope.id)
+            pending += await created(consumed)
         # The offsets are committed after this returns: only once every delivery is durable.
         await asyncio.gather(*(insert for _, insert, _ in pending))
         for delivery, insert, age_ms in pending:
