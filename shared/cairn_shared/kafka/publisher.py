@@ -7,6 +7,8 @@ from typing import Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.cluster import ClusterMetadata
+from aiokafka.errors import KafkaError
 
 from cairn_shared.events.envelope import CONTENT_TYPE, Envelope
 from cairn_shared.events.topics import Topic, topic_for, topic_name
@@ -53,8 +55,14 @@ class KafkaEventPublisher:
         await self._producer.stop()
 
     async def ping(self) -> None:
-        """Raises unless a broker answers a metadata request."""
-        await self._producer.client.fetch_all_metadata()
+        """Raises unless a broker answers a metadata request. It names one topic: the metadata
+        of every topic (``fetch_all_metadata``) costs both sides time that grows with the
+        number of topics, and readiness asks every second."""
+        probe = topic_name(Topic.DEAD_LETTER, self._prefix)
+        client = self._producer.client  # fetch_all_metadata's private one-topic form:
+        answered = await client._metadata_update(ClusterMetadata(), [probe])
+        if not answered:
+            raise KafkaError("no broker answered a metadata request")
 
     def topic_of(self, envelope: Envelope) -> str:
         return topic_name(topic_for(envelope.type), self._prefix)
