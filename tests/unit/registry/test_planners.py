@@ -18,6 +18,8 @@ from cairn_registry.domain.plans import (
     LinkRef,
     Plan,
     RejectedError,
+    head_active,
+    head_aliases,
 )
 from cairn_registry.domain.registries import RegistrySettings, default_registry
 from cairn_shared.events.envelope import Cause
@@ -198,7 +200,9 @@ def test_unlink_moves_latest_back() -> None:
         version_count=2,
         aliases={"latest": 1, "staging": 1},
         links={0: LinkRef(0, "s", 0), 1: LinkRef(1, "s", 1)},
-        newest_active=(1, 0),
+        active={0: "vid-0", 1: "vid-1"},
+        max_link_index=1,
+        last_seq=4,
     )
     plan = plan_unlink(current, registry(), ModelUnlinkRequested(**NAMES, link_index=1), command())
     assert plan.unlink_index == 1
@@ -209,6 +213,43 @@ def test_unlink_moves_latest_back() -> None:
         "model.alias.added",
         "model.alias.removed",
     ]
+    assert head_aliases(plan.head) == {"latest": 0}
+    assert head_active(plan.head) == {0: "vid-0"}
+    assert plan.head["max_link_index"] == 1  # an unlinked index is never reused
+    assert plan.head["last_seq"] == 4 + len(plan.history)
+
+
+def test_a_link_records_the_collection_state_after_it() -> None:
+    current = state(
+        exists=True,
+        version_count=1,
+        aliases={"latest": 0, "prod.v1": 0},  # a dot stays a value, never a field name
+        links={0: LinkRef(0, "team/proj/net", 0)},
+        active={0: "vid-0"},
+        max_link_index=0,
+        last_seq=2,
+    )
+    plan = plan_link(
+        current,
+        registry(),
+        link_request("staging"),
+        version=version(1),
+        existing=None,
+        command=command(),
+    )
+    assert head_aliases(plan.head) == {"latest": 1, "prod.v1": 0, "staging": 1}
+    assert head_active(plan.head) == {0: "vid-0", 1: "vid-1"}
+    assert plan.head["max_link_index"] == 1
+    assert plan.head["last_seq"] == plan.history[-1]["seq"]
+    assert plan.head["last_at"] == plan.at
+    assert Plan.from_document(plan.to_document()).head == plan.head
+
+
+def test_a_version_linked_already_is_found_by_its_source_id() -> None:
+    current = state(exists=True, active={0: "vid-0", 3: "vid-7"})
+    assert current.active_link_of("vid-7") == 3
+    assert current.active_link_of("vid-9") is None
+    assert current.newest_active == (3, 0)
 
 
 def test_collection_updates_are_checked() -> None:

@@ -5,17 +5,20 @@ the collection's partition of ``cairn.registry``, one command at a time; so an u
 two concurrent writers, and "max + 1" (link indexes, history sequence numbers) is safe. The unique
 indexes still guard those numbers, so a bug would fail loudly rather than duplicate one.
 
-- ``collections``: ``_id`` = collection id; description, tags, dates, version_count
+- ``collections``: ``_id`` = collection id; description, tags, dates, version_count, and the
+  writer's state (``plans.head_document``: aliases, active links, the last link index and
+  history number). The writer reads only documents by ``_id``: FerretDB answers those from
+  its primary key, and scans the table for any other query or update.
 - ``links``: ``_id`` = ``<collection id>:vN``; never deleted (unlinking deactivates), so an index
   is never reused
-- ``aliases``: ``_id`` = ``<collection id>:<alias>`` → link_index; one document per alias, so a
-  move is one write and an alias has one holder by construction
 - ``history``: append-only, ``seq`` per collection
-- ``commands``: ``_id`` = command id; the plan while applying, then the result (done|rejected)
+- ``commands``: ``_id`` = command id; the plan, recorded before it is applied
+- ``command_results``: ``_id`` = command id; the result (done|rejected), inserted last
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -23,11 +26,17 @@ from typing import Any
 from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
-from cairn_registry.domain.plans import CollectionState, LinkRef, Plan
+from cairn_registry.domain.plans import (
+    CollectionState,
+    LinkRef,
+    Plan,
+    head_active,
+    head_aliases,
+)
 
 DONE = "done"
 REJECTED = "rejected"
-APPLYING = "applying"
+APPLYING = "applying"  # a recorded plan without a result yet
 FINISHED = (DONE, REJECTED)
 
 
@@ -35,9 +44,9 @@ class CollectionStore:
     def __init__(self, db: Database) -> None:
         self.collections = db["collections"]
         self.links = db["links"]
-        self.aliases = db["aliases"]
         self.history = db["history"]
         self.commands = db["commands"]
+        self.results = db["command_results"]
 
     async def setup(self) -> None:
         await ensure_indexes(
@@ -51,7 +60,6 @@ class CollectionStore:
                 IndexModel([("collection_id", ASCENDING), ("source_key", ASCENDING)], unique=True),
             ],
         )
-        await ensure_indexes(self.aliases, [IndexModel([("collection_id", ASCENDING)])])
         await ensure_indexes(
             self.history,
             [
@@ -69,26 +77,19 @@ class CollectionStore:
         names, whose references the plan needs if they are active."""
         cid = f"{entity}/{registry}/{collection}"
         doc = await self.collections.find_one({"_id": cid})
-        aliases = {
-            a["alias"]: a["link_index"] async for a in self.aliases.find({"collection_id": cid})
-        }
-        newest = [
-            d["link_index"]
-            async for d in self.links.find({"collection_id": cid, "active": True})
-            .sort("link_index", DESCENDING)
-            .limit(2)
-        ]
-        needed = sorted({*aliases.values(), *newest, *touching})
+        aliases, active = head_aliases(doc), head_active(doc)
+        newest = sorted(active, reverse=True)[:2]
+        needed = sorted({*aliases.values(), *newest, *touching} & active.keys())
+        found = await asyncio.gather(
+            *(self.links.find_one({"_id": link_id(cid, n)}) for n in needed)
+        )
         links = {
             d["link_index"]: LinkRef(
                 d["link_index"], d["source"]["sequence"], d["source"]["version_index"]
             )
-            async for d in self.links.find(
-                {"collection_id": cid, "active": True, "link_index": {"$in": needed}}
-            )
+            for d in found
+            if d is not None and d.get("active")
         }
-        top = await self.links.find_one({"collection_id": cid}, sort=[("link_index", DESCENDING)])
-        last = await self.history.find_one({"collection_id": cid}, sort=[("seq", DESCENDING)])
         return CollectionState(
             collection_id=cid,
             entity=entity,
@@ -98,22 +99,21 @@ class CollectionStore:
             version_count=int(doc.get("version_count", 0)) if doc else 0,
             aliases=aliases,
             links=links,
-            max_link_index=top["link_index"] if top else None,
-            newest_active=tuple(newest),
-            last_seq=last["seq"] if last else 0,
-            last_at=last["at"] if last else None,
+            active=active,
+            max_link_index=doc.get("max_link_index") if doc else None,
+            last_seq=int(doc.get("last_seq", 0)) if doc else 0,
+            last_at=doc.get("last_at") if doc else None,
         )
-
-    async def active_link_of(self, collection_id: str, version_id: str) -> int | None:
-        doc = await self.links.find_one(
-            {"collection_id": collection_id, "source_key": version_id, "active": True}
-        )
-        return int(doc["link_index"]) if doc else None
 
     # -- commands --------------------------------------------------------------------------
 
-    async def command(self, command_id: str) -> Document | None:
-        return await self.commands.find_one({"_id": command_id})
+    async def command(self, command_id: str) -> tuple[Document | None, Document | None]:
+        """The command's result and its recorded plan, each None until written."""
+        result, recorded = await asyncio.gather(
+            self.results.find_one({"_id": command_id}),
+            self.commands.find_one({"_id": command_id}),
+        )
+        return result, recorded
 
     async def begin(self, plan: Plan, *, entity: str) -> Plan:
         """Record the plan before any effect; a plan recorded earlier (a retry) wins."""
@@ -124,21 +124,20 @@ class CollectionStore:
                 "entity": entity,
                 "collection_id": plan.collection_id,
                 "kind": plan.kind,
-                "status": APPLYING,
                 "plan": plan.to_document(),
                 "created_at": _now(),
             },
         )
         if recorded:
             return plan
-        existing = await self.command(plan.command_id)
+        existing = await self.commands.find_one({"_id": plan.command_id})
         return Plan.from_document(existing["plan"]) if existing else plan
 
     async def reject(
         self, command_id: str, *, entity: str, collection_id: str, code: str, reason: str
     ) -> None:
         await insert_once(
-            self.commands,
+            self.results,
             {
                 "_id": command_id,
                 "entity": entity,
@@ -146,7 +145,6 @@ class CollectionStore:
                 "status": REJECTED,
                 "code": code,
                 "reason": reason,
-                "created_at": _now(),
                 "finished_at": _now(),
             },
         )
@@ -161,7 +159,7 @@ class CollectionStore:
         if plan.unlink_index is not None:
             n = plan.unlink_index
             await self.links.update_one(
-                {"_id": f"{cid}:v{n}"},
+                {"_id": link_id(cid, n)},
                 {
                     "$set": {
                         "active": False,
@@ -171,34 +169,30 @@ class CollectionStore:
                     }
                 },
             )
-        if plan.collection_set:
-            await self.collections.update_one({"_id": cid}, {"$set": plan.collection_set})
-        for move in plan.moves:
-            alias_id = f"{cid}:{move.alias}"
-            if move.to_index is None:
-                await self.aliases.delete_one({"_id": alias_id})
-            else:
-                await self.aliases.replace_one(
-                    {"_id": alias_id},
-                    {
-                        "collection_id": cid,
-                        "alias": move.alias,
-                        "link_index": move.to_index,
-                        "since": plan.at,
-                        "by": plan.actor,
-                        "command_id": plan.command_id,
-                    },
-                    upsert=True,
-                )
+        if plan.collection_set or plan.head:
+            await self.collections.update_one(
+                {"_id": cid}, {"$set": {**plan.collection_set, **plan.head}}
+            )
         for entry in plan.history:
             await insert_once(self.history, entry)
 
-    async def finish(self, plan: Plan) -> None:
-        """The result, written last: a poller that sees it sees every effect."""
-        await self.commands.update_one(
-            {"_id": plan.command_id},
-            {"$set": {"status": DONE, "link_index": plan.link_index, "finished_at": _now()}},
+    async def finish(self, plan: Plan, *, entity: str) -> None:
+        """The result, inserted last: a poller that sees it sees every effect."""
+        await insert_once(
+            self.results,
+            {
+                "_id": plan.command_id,
+                "entity": entity,
+                "collection_id": plan.collection_id,
+                "status": DONE,
+                "link_index": plan.link_index,
+                "finished_at": _now(),
+            },
         )
+
+
+def link_id(collection_id: str, link_index: int) -> str:
+    return f"{collection_id}:v{link_index}"
 
 
 def command_result(doc: Document | None) -> dict[str, Any]:

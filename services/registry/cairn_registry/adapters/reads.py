@@ -6,6 +6,7 @@ evaluated in Python (``domain/filters.py``) over what these iterators yield, in 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
@@ -13,8 +14,9 @@ from typing import Any
 from cairn_shared.mongo import Document
 from pymongo import ASCENDING, DESCENDING
 
-from cairn_registry.adapters.collections import FINISHED, CollectionStore
+from cairn_registry.adapters.collections import APPLYING, CollectionStore, link_id
 from cairn_registry.domain.history import ALIAS_ADDED, ALIAS_REMOVED
+from cairn_registry.domain.plans import head_aliases
 
 BATCH = 200
 
@@ -42,15 +44,12 @@ class CollectionReads:
             after = batch[-1]["name"]
 
     async def aliases(self, collection_id: str) -> dict[str, int]:
-        return {
-            a["alias"]: a["link_index"]
-            async for a in self._s.aliases.find({"collection_id": collection_id})
-        }
+        return head_aliases(await self.collection(collection_id))
 
     async def link(self, collection_id: str, link_index: int) -> Document | None:
-        return await self._s.links.find_one(
-            {"collection_id": collection_id, "link_index": link_index, "active": True}
-        )
+        """The link ``vN``, if it is active."""
+        doc = await self._s.links.find_one({"_id": link_id(collection_id, link_index)})
+        return doc if doc is not None and doc.get("active") else None
 
     async def links(
         self, collection_id: str, *, before: int | None
@@ -94,9 +93,18 @@ class CollectionReads:
         )
 
     async def finished(self, command_ids: list[str]) -> dict[str, Document]:
-        """The finished ones among ``command_ids``, by id."""
-        query = {"_id": {"$in": command_ids}, "status": {"$in": list(FINISHED)}}
-        return {d["_id"]: d async for d in self._s.commands.find(query, {"plan": 0})}
+        """The results of the finished ones among ``command_ids``, by id: one lookup by ``_id``
+        each (FerretDB scans the whole collection for ``$in``)."""
+        found = await asyncio.gather(*(self._s.results.find_one({"_id": i}) for i in command_ids))
+        return {d["_id"]: d for d in found if d is not None}
 
     async def command(self, command_id: str) -> Document | None:
-        return await self._s.commands.find_one({"_id": command_id}, {"plan": 0})
+        """The command's result, else its recorded plan's summary (still applying)."""
+        result, recorded = await self._s.command(command_id)
+        if result is not None:
+            return result
+        if recorded is None:
+            return None
+        return {key: value for key, value in recorded.items() if key != "plan"} | {
+            "status": APPLYING
+        }

@@ -1,8 +1,8 @@
 """Aliases of a collection: each names exactly one linked version, and moving one is one step.
 
-The current state is a mapping ``alias -> link_index``: stored as one document per alias, so a
-move is a single-document write and "exactly one holder" holds by construction. Every function
-here computes moves; applying them is the repository's job.
+The current state is a mapping ``alias -> link_index``, kept in the collection's document, so
+"exactly one holder" holds by construction and a move is one write. Every function here
+computes moves; applying them is the repository's job.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def plan_link(
             "linked",
         )
     b.moves(moves, links)
-    return plan
+    return b.build()
 
 
 def plan_alias(
@@ -157,7 +157,7 @@ def plan_alias(
     if moves:
         b.plan.collection_set = {"updated_at": b.at}
     b.moves(moves, state.links)
-    return b.plan
+    return b.build()
 
 
 def plan_unlink(
@@ -190,7 +190,7 @@ def plan_unlink(
         "unlinked",
     )
     b.moves(moves, state.links)
-    return b.plan
+    return b.build()
 
 
 def plan_update(
@@ -210,7 +210,7 @@ def plan_update(
     if changes:
         b.plan.collection_set = {**changes, "updated_at": b.at}
         b.entry(COLLECTION_UPDATED, details=changes)
-    return b.plan
+    return b.build()
 
 
 def check_tags(tags: list[str]) -> list[str]:

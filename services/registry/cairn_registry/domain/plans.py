@@ -10,7 +10,7 @@ from a half-changed state (an alias already moved would otherwise lose its event
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ from cairn_shared.events.registry import ModelAliasAdded, ModelAliasRemoved
 from cairn_shared.ids import derive_id
 from cairn_shared.registry_paths import version_name
 
-from cairn_registry.domain.aliases import AliasMove
+from cairn_registry.domain.aliases import AliasMove, apply_moves
 from cairn_registry.domain.history import ALIAS_ADDED, ALIAS_REMOVED, next_time
 
 Document = dict[str, Any]
@@ -48,10 +48,18 @@ class CollectionState:
     aliases: Mapping[str, int] = field(default_factory=dict)
     # Active links: at least every one an alias names and every one the command touches.
     links: Mapping[int, LinkRef] = field(default_factory=dict)
+    active: Mapping[int, str] = field(default_factory=dict)  # link index → source version id
     max_link_index: int | None = None  # over every link ever made: indexes are never reused
-    newest_active: tuple[int, ...] = ()  # the two newest active link indexes, newest first
     last_seq: int = 0
     last_at: datetime | None = None
+
+    @property
+    def newest_active(self) -> tuple[int, ...]:
+        """The two newest active link indexes, newest first."""
+        return tuple(sorted(self.active, reverse=True)[:2])
+
+    def active_link_of(self, version_id: str) -> int | None:
+        return next((i for i, key in self.active.items() if key == version_id), None)
 
 
 @dataclass(frozen=True)
@@ -87,6 +95,7 @@ class Plan:
     moves: list[AliasMove] = field(default_factory=list)
     history: list[Document] = field(default_factory=list)
     events: list[Document] = field(default_factory=list)  # {"key", "json"}: no user key a field
+    head: Document = field(default_factory=dict)  # the collection's state after the plan
 
     def envelopes(self) -> list[tuple[Envelope, str]]:
         return [(Envelope.model_validate_json(e["json"]), str(e["key"])) for e in self.events]
@@ -108,6 +117,7 @@ class Plan:
             ],
             "history": self.history,
             "events": self.events,
+            "head": self.head,
         }
 
     @classmethod
@@ -126,7 +136,51 @@ class Plan:
             moves=[AliasMove(m["alias"], m["from"], m["to"]) for m in doc.get("moves", [])],
             history=list(doc.get("history", [])),
             events=list(doc.get("events", [])),
+            head=dict(doc.get("head") or {}),
         )
+
+
+def state_after(state: CollectionState, plan: Plan) -> CollectionState:
+    """``state`` once ``plan`` is applied (its ``links`` are left as they were)."""
+    active = dict(state.active)
+    top = state.max_link_index
+    if plan.insert_link is not None:
+        index = int(plan.insert_link["link_index"])
+        active[index] = str(plan.insert_link["source_key"])
+        top = index if top is None else max(top, index)
+    if plan.unlink_index is not None:
+        active.pop(plan.unlink_index, None)
+    return replace(
+        state,
+        exists=True,
+        aliases=apply_moves(state.aliases, plan.moves),
+        active=active,
+        max_link_index=top,
+        last_seq=state.last_seq + len(plan.history),
+        last_at=plan.at if plan.history else state.last_at,
+    )
+
+
+def head_document(state: CollectionState) -> Document:
+    """The fields of a collection's document that hold its writer's state. Aliases and source
+    ids are values, never field names (an alias may contain a ``.``)."""
+    return {
+        "aliases": [{"alias": a, "link_index": i} for a, i in sorted(state.aliases.items())],
+        "active": [{"link_index": i, "source_key": k} for i, k in sorted(state.active.items())],
+        "max_link_index": state.max_link_index,
+        "last_seq": state.last_seq,
+        "last_at": state.last_at,
+    }
+
+
+def head_aliases(doc: Mapping[str, Any] | None) -> dict[str, int]:
+    """A collection document's aliases: ``alias -> link_index``."""
+    return {a["alias"]: int(a["link_index"]) for a in (doc or {}).get("aliases", [])}
+
+
+def head_active(doc: Mapping[str, Any] | None) -> dict[int, str]:
+    """A collection document's active links: ``link_index -> source version id``."""
+    return {int(a["link_index"]): str(a["source_key"]) for a in (doc or {}).get("active", [])}
 
 
 class PlanBuilder:
@@ -147,6 +201,14 @@ class PlanBuilder:
     @property
     def at(self) -> datetime:
         return self.plan.at
+
+    def build(self) -> Plan:
+        """The plan, with the collection's state after it (``head``): its single writer
+        reads that one document by id instead of querying links, aliases and history."""
+        plan, state = self.plan, self.state
+        if plan.history or plan.moves or plan.create_collection is not None:
+            plan.head = head_document(state_after(state, plan))
+        return plan
 
     def entry(
         self,

@@ -25,7 +25,7 @@ from cairn_shared.kafka.publisher import EventPublisher
 from cairn_shared.registry_paths import split_collection_id
 
 from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
-from cairn_registry.adapters.collections import FINISHED, CollectionStore
+from cairn_registry.adapters.collections import CollectionStore
 from cairn_registry.adapters.registries import RegistryStore
 from cairn_registry.domain.commands import (
     SourceVersion,
@@ -99,9 +99,7 @@ class CollectionWriter:
             state = await self.collections.state(
                 envelope.entity, request.registry, request.collection
             )
-            existing = await self.collections.active_link_of(
-                state.collection_id, version.version_id
-            )
+            existing = state.active_link_of(version.version_id)
             return plan_link(
                 state, registry, request, version=version, existing=existing, command=command
             )
@@ -147,12 +145,12 @@ class CollectionWriter:
     async def _execute(
         self, envelope: Envelope, request: CollectionRequest, command: Command, decide: Decide
     ) -> None:
-        known = await self.collections.command(command.id)
-        if known is not None and known.get("status") in FINISHED:
+        result, recorded = await self.collections.command(command.id)
+        if result is not None:
             log.info("command.already_finished", command_id=command.id)
             return
-        if known is not None:
-            plan = Plan.from_document(known["plan"])
+        if recorded is not None:
+            plan = Plan.from_document(recorded["plan"])
         else:
             try:
                 _check_identity(envelope, request)
@@ -173,7 +171,7 @@ class CollectionWriter:
             plan = await self.collections.begin(decided, entity=envelope.entity)
         await self.collections.apply(plan)
         await self.publisher.publish_many(plan.envelopes())
-        await self.collections.finish(plan)
+        await self.collections.finish(plan, entity=envelope.entity)
         await self.pending.remove(command.id)
         log.info("command.done", command_id=command.id, kind=plan.kind, events=len(plan.events))
 
