@@ -36,7 +36,11 @@ def run_writer_handlers(runs: RunRepository, identity: MongoIdentityStore) -> Ma
 
     async def finished(envelope: Envelope, event: RunFinished) -> None:
         await runs.mark_finished(
-            envelope.subject, exit_code=event.exit_code, finished_at=event.finished_at
+            envelope.subject,
+            entity=envelope.entity,
+            project=envelope.project,
+            exit_code=event.exit_code,
+            finished_at=event.finished_at,
         )
 
     return dict([on(RunStarted, started), on(RunFinished, finished)])

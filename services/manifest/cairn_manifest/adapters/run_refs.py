@@ -1,4 +1,8 @@
-"""What manifest knows of runs: enough to show which run logged or used a version."""
+"""What manifest knows of runs: enough to show which run logged or used a version.
+
+Insert-only, as in ingest: ``run_refs`` holds each start, ``run_ref_ends`` each end (same
+``_id``); FerretDB answers an update with a scan of the whole collection.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from cairn_shared.mongo import Database, Document, insert_once
 class RunRefRepository:
     def __init__(self, db: Database) -> None:
         self._runs = db["run_refs"]
+        self._ends = db["run_ref_ends"]
 
     async def add(
         self,
@@ -36,16 +41,21 @@ class RunRefRepository:
         )
 
     async def mark_finished(self, path: str, *, exit_code: int, finished_at: datetime) -> None:
-        # One writer per run (the owner of its partition); redelivery finds state != running.
-        await self._runs.update_one(
-            {"_id": path, "state": "running"},
+        """The first end of a run counts; a redelivered one finds its ``_id`` taken."""
+        await insert_once(
+            self._ends,
             {
-                "$set": {
-                    "state": "finished" if exit_code == 0 else "failed",
-                    "finished_at": finished_at,
-                }
+                "_id": path,
+                "state": "finished" if exit_code == 0 else "failed",
+                "finished_at": finished_at,
             },
         )
 
     async def get(self, path: str) -> Document | None:
-        return await self._runs.find_one({"_id": path})
+        run = await self._runs.find_one({"_id": path})
+        if run is None:
+            return None
+        end = await self._ends.find_one({"_id": path})
+        return (
+            run if end is None else run | {"state": end["state"], "finished_at": end["finished_at"]}
+        )
