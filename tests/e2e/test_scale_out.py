@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -27,10 +28,11 @@ from pymongo import AsyncMongoClient
 from tests.conftest import stack_env
 from tests.e2e.conftest import User, UserFactory, cairn_dev
 
-# Run on demand (`./cairn-dev test -m scale tests/e2e/test_scale_out.py`): on a two-core machine
-# shared with the whole stack it does not yet pass reliably (requests time out while replicas
-# start and FerretDB scans); the default run leaves it out (pyproject: -m "not scale").
+# About eight minutes on two shared cores: .ci/run runs it as a step of its own, and so can you
+# (`./cairn-dev test -m scale tests/e2e/test_scale_out.py`); the default test run, which must
+# stay under 15 minutes, leaves it out (pyproject: -m "not scale").
 pytestmark = pytest.mark.scale
+log = logging.getLogger(__name__)
 
 RUNS, FINISHES, SUBMISSIONS, USES, ARTIFACTS = 5_500, 2_000, 500, 2_000, 20
 CONCURRENCY = 32
@@ -45,12 +47,17 @@ async def two_replicas() -> AsyncIterator[None]:
         cairn_dev("up", "--replicas", "1")
 
 
-async def gather_bounded(jobs: list[Callable[[], Awaitable[None]]]) -> None:
+async def gather_bounded(
+    jobs: list[Callable[[], Awaitable[None]]], done: list[int] | None = None
+) -> None:
+    """Run ``jobs`` in order, CONCURRENCY at a time; ``done[0]`` counts the finished ones."""
     queue = list(reversed(jobs))
 
     async def worker() -> None:
         while queue:
             await queue.pop()()
+            if done is not None:
+                done[0] += 1
 
     await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
@@ -107,12 +114,11 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
     async def start(n: int) -> None:
         response = await http.post(runs_url, json={"run_id": f"r{n}"}, headers=user.headers)
         assert response.status_code == 201, response.text
-
-    async def finish(n: int) -> None:
-        response = await http.post(
-            f"{runs_url}/r{n}/finish", json={"exit_code": 0}, headers=user.headers
-        )
-        assert response.status_code == 202, response.text
+        if n < FINISHES:  # after its start: Kafka has that, and keeps a run's events in order
+            finished = await http.post(
+                f"{runs_url}/r{n}/finish", json={"exit_code": 0}, headers=user.headers
+            )
+            assert finished.status_code == 202, finished.text
 
     async def submit(n: int) -> None:
         manifest = manifests[n]
@@ -142,10 +148,12 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
                 jobs.append(lambda n=n: submit(n))
             if n < USES:
                 jobs.append(lambda n=n: use(n))
-        producing = asyncio.create_task(gather_bounded(jobs))
-        while await run_refs.count_documents(mine) < RUNS // 2:
+        began = time.monotonic()
+        done = [0]
+        producing = asyncio.create_task(gather_bounded(jobs, done))
+        while done[0] < len(jobs) // 2:  # half the events are in Kafka, many not yet applied
             assert not producing.done() or producing.exception() is None
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
 
         cairn_dev("kill", "manifest.2")
         killed_at = time.monotonic()
@@ -154,9 +162,13 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
             await asyncio.sleep(0.5)
         handover_s = time.monotonic() - killed_at
         await producing
-        await gather_bounded([lambda n=n: finish(n) for n in range(FINISHES)])
+        produced_s = time.monotonic() - began
 
         await wait_for_all(mongo, user, mine)
+        log.warning(  # where the time goes: shown with a failure, or with -o log_cli=true
+            f"produced in {produced_s:.0f} s, applied {time.monotonic() - began:.0f} s after "
+            f"the start, handover {handover_s:.1f} s"
+        )
         ids = [doc["_id"] async for doc in run_refs.find(mine, {"_id": 1})]
         assert sorted(ids) == sorted(f"{user.name}/p/r{n}" for n in range(RUNS))
         for ends in (mongo["cairn_ingest"]["run_ends"], mongo["cairn_manifest"]["run_ref_ends"]):
@@ -176,7 +188,7 @@ async def test_two_replicas_handle_each_of_10000_events_once_and_survive_a_kill(
 async def wait_for_all(
     mongo: AsyncMongoClient[Document], user: User, mine: dict[str, object]
 ) -> None:
-    deadline = time.monotonic() + 300
+    deadline = time.monotonic() + 600
     targets = [
         (mongo["cairn_manifest"]["run_refs"], mine, RUNS),
         (mongo["cairn_ingest"]["run_ends"], mine, FINISHES),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 
 import structlog
@@ -15,11 +16,25 @@ from cairn_ingest.adapters.run_repository import RunRepository
 log = structlog.get_logger(__name__)
 
 
+KNOWN_PROJECTS = 10_000
+
+
 def run_writer_handlers(runs: RunRepository, identity: MongoIdentityStore) -> Mapping[str, Handler]:
+    # Projects this process has seen created: a project is never deleted, so thousands of
+    # runs of one project cost one insert, not one failed insert each.
+    known: OrderedDict[str, None] = OrderedDict()
+
     async def started(envelope: Envelope, event: RunStarted) -> None:
         # W&B creates a project on first use. Doing it here rather than in the HTTP handler
         # keeps that path a single write (the event); the insert is idempotent.
-        await identity.create_project(envelope.entity, envelope.project, created_by=envelope.actor)
+        project = f"{envelope.entity}/{envelope.project}"
+        if project not in known:
+            await identity.create_project(
+                envelope.entity, envelope.project, created_by=envelope.actor
+            )
+            known[project] = None
+            if len(known) > KNOWN_PROJECTS:
+                known.popitem(last=False)
         created = await runs.add_started(
             path=envelope.subject,
             entity=envelope.entity,
