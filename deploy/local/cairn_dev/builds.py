@@ -8,6 +8,7 @@ same thing at once (the second waits and reuses the result).
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -139,11 +140,51 @@ def kafka_libs(cache: Path, repo: Path, *, log_file: Path) -> Path:
     return final
 
 
-def _source_digest(source: Path) -> str:
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+
+
+def _ferretdb_inputs(source: Path) -> list[Path]:
+    return [source / "go.mod", source / "go.sum", source / "main.go", *_ferretdb_patches(source)]
+
+
+def _ferretdb_patches(source: Path) -> list[Path]:
+    return sorted((source / "patches").glob("*.patch"))
+
+
+def _source_digest(source: Path, files: Sequence[Path]) -> str:
     digest = hashlib.sha256()
-    for name in ("go.mod", "go.sum", "main.go"):
-        digest.update(name.encode() + b"\0" + (source / name).read_bytes() + b"\0")
+    for path in files:
+        name = path.relative_to(source).as_posix()
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _patched_ferretdb(source: Path, work: Path, *, go: Path, git: Path, log_file: Path) -> None:
+    """Our FerretDB program in ``work``, built against FerretDB's module with our patches
+    applied (``deploy/local/ferretdb/patches``, each explains itself)."""
+    for name in ("go.mod", "go.sum", "main.go"):
+        shutil.copy2(source / name, work / name)
+    found = subprocess.run(
+        [str(go), "mod", "download", "-json", f"{FERRETDB_MODULE}@{versions.FERRETDB}"],
+        cwd=work,
+        env=_build_env(),
+        capture_output=True,
+        check=False,
+    )
+    if found.returncode != 0:
+        raise CairnDevError(f"`go mod download {FERRETDB_MODULE}` failed:\n{found.stderr.decode()}")
+    module = work / "ferretdb-src"
+    shutil.copytree(json.loads(found.stdout)["Dir"], module)
+    for path in [module, *module.rglob("*")]:  # the module cache is read-only
+        path.chmod(path.stat().st_mode | 0o200)
+    for patch in _ferretdb_patches(source):
+        _run([str(git), "apply", str(patch)], cwd=module, env=dict(os.environ), log_file=log_file)
+    _run(
+        [str(go), "mod", "edit", f"-replace={FERRETDB_MODULE}=./ferretdb-src"],
+        cwd=work,
+        env=_build_env(),
+        log_file=log_file,
+    )
 
 
 def ferretdb_binary(cache: Path, repo: Path, *, log_file: Path) -> Path:
@@ -151,7 +192,7 @@ def ferretdb_binary(cache: Path, repo: Path, *, log_file: Path) -> Path:
     source = repo / "deploy" / "local" / "ferretdb"
     final = cache / "ferretdb" / versions.FERRETDB / "cairn-ferretdb"
     stamp = final.with_name("cairn-ferretdb.sha256")
-    digest = _source_digest(source)
+    digest = _source_digest(source, _ferretdb_inputs(source))
 
     def fresh() -> bool:
         return final.is_file() and stamp.is_file() and stamp.read_text().strip() == digest
@@ -162,20 +203,26 @@ def ferretdb_binary(cache: Path, repo: Path, *, log_file: Path) -> Path:
         if fresh():
             return final
         go = tools.require("go", "to build FerretDB")
+        git = tools.require("git", "to patch FerretDB")
         why = "deploy/local/ferretdb changed" if final.is_file() else "first time only, ~80 s"
         started = _timed_notice(f"building FerretDB {versions.FERRETDB} ({why})")
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_name(f".cairn-ferretdb.{os.getpid()}.tmp")
+        work = final.with_name(f".build.{os.getpid()}")
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
         try:
+            _patched_ferretdb(source, work, go=go, git=git, log_file=log_file)
             _run(
                 [str(go), "build", "-trimpath", "-buildvcs=false", "-o", str(tmp), "."],
-                cwd=source,
+                cwd=work,
                 env=_build_env(),
                 log_file=log_file,
             )
             tmp.replace(final)
         finally:
             tmp.unlink(missing_ok=True)
+            shutil.rmtree(work, ignore_errors=True)
         stamp_tmp = stamp.with_name(f".{stamp.name}.tmp")
         stamp_tmp.write_text(digest + "\n")
         stamp_tmp.replace(stamp)

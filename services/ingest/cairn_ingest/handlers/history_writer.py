@@ -17,7 +17,6 @@ sequence and change only the summary document.
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ import structlog
 from cairn_shared.events.envelope import EventData
 from cairn_shared.events.runs import RunConfigUpdated, RunHistoryLogged, RunSummaryUpdated
 from cairn_shared.kafka.consumer import Delivery
+from cairn_shared.laps import Laps
 from cairn_shared.mongo import Document
 
 from cairn_ingest.adapters.history_repository import HistoryRepository, chunk_document
@@ -53,7 +53,7 @@ class HistoryWriter:
 
     async def handle(self, deliveries: Sequence[History]) -> None:
         now = datetime.now(UTC)
-        timer = _Timer()
+        timer = Laps()
         # Work on copies: if a write fails, the cache must not run ahead of the database.
         summaries = {path: s.copy() for path, s in (await self._summaries(deliveries)).items()}
         fresh = [
@@ -141,16 +141,3 @@ class HistoryWriter:
         self._cache.move_to_end(summary.path)
         while len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
-
-
-class _Timer:
-    """Milliseconds per phase, for the log line that shows where a slow write spends it."""
-
-    def __init__(self) -> None:
-        self._last = time.perf_counter()
-        self.laps: dict[str, float] = {}
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[f"{name}_ms"] = round((now - self._last) * 1000, 1)
-        self._last = now

@@ -22,6 +22,7 @@ from cairn_shared.events.registry import (
 )
 from cairn_shared.kafka.consumer import Handler, on
 from cairn_shared.kafka.publisher import EventPublisher
+from cairn_shared.laps import Laps
 from cairn_shared.registry_paths import split_collection_id
 
 from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
@@ -145,7 +146,9 @@ class CollectionWriter:
     async def _execute(
         self, envelope: Envelope, request: CollectionRequest, command: Command, decide: Decide
     ) -> None:
+        laps = Laps()
         result, recorded = await self.collections.command(command.id)
+        laps.lap("lookup")
         if result is not None:
             log.info("command.already_finished", command_id=command.id)
             return
@@ -168,12 +171,23 @@ class CollectionWriter:
                 return
             if decided is None:
                 return
+            laps.lap("decide")
             plan = await self.collections.begin(decided, entity=envelope.entity)
+            laps.lap("begin")
         await self.collections.apply(plan)
+        laps.lap("apply")
         await self.publisher.publish_many(plan.envelopes())
+        laps.lap("publish")
         await self.collections.finish(plan, entity=envelope.entity)
         await self.pending.remove(command.id)
-        log.info("command.done", command_id=command.id, kind=plan.kind, events=len(plan.events))
+        laps.lap("finish")
+        log.info(
+            "command.done",
+            command_id=command.id,
+            kind=plan.kind,
+            events=len(plan.events),
+            **laps.laps,
+        )
 
     async def _registry(self, entity: str, name: str) -> RegistrySettings:
         registry = await self.registries.get(entity, name)
