@@ -19,7 +19,7 @@ indexes still guard those numbers, so a bug would fail loudly rather than duplic
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,31 +150,36 @@ class CollectionStore:
         )
 
     async def apply(self, plan: Plan) -> None:
-        """Every write of the plan but the result; each one may be repeated harmlessly."""
+        """Every write of the plan but the result; each one may be repeated harmlessly, and
+        none depends on another once the collection exists, so they go out together."""
         cid = plan.collection_id
         if plan.create_collection is not None:
             await insert_once(self.collections, plan.create_collection)
+        writes: list[Awaitable[object]] = [insert_once(self.history, e) for e in plan.history]
         if plan.insert_link is not None:
-            await insert_once(self.links, plan.insert_link)
+            writes.append(insert_once(self.links, plan.insert_link))
         if plan.unlink_index is not None:
             n = plan.unlink_index
-            await self.links.update_one(
-                {"_id": link_id(cid, n)},
-                {
-                    "$set": {
-                        "active": False,
-                        "source_key": f"unlinked:v{n}",  # frees the source for a new link
-                        "unlinked_at": plan.at,
-                        "unlinked_by": plan.actor,
-                    }
-                },
+            writes.append(
+                self.links.update_one(
+                    {"_id": link_id(cid, n)},
+                    {
+                        "$set": {
+                            "active": False,
+                            "source_key": f"unlinked:v{n}",  # frees the source for a new link
+                            "unlinked_at": plan.at,
+                            "unlinked_by": plan.actor,
+                        }
+                    },
+                )
             )
         if plan.collection_set or plan.head:
-            await self.collections.update_one(
-                {"_id": cid}, {"$set": {**plan.collection_set, **plan.head}}
+            writes.append(
+                self.collections.update_one(
+                    {"_id": cid}, {"$set": {**plan.collection_set, **plan.head}}
+                )
             )
-        for entry in plan.history:
-            await insert_once(self.history, entry)
+        await asyncio.gather(*writes)
 
     async def finish(self, plan: Plan, *, entity: str) -> None:
         """The result, inserted last: a poller that sees it sees every effect."""

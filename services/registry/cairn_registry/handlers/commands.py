@@ -8,6 +8,7 @@ written last. A rejection writes only its result: nothing else changes.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -111,10 +112,12 @@ class CollectionWriter:
         command = _command(envelope, envelope.id, request)
 
         async def decide() -> Plan:
-            registry = await self._registry(envelope.entity, request.registry)
             touching = [request.link_index] if request.link_index is not None else []
-            state = await self.collections.state(
-                envelope.entity, request.registry, request.collection, touching=touching
+            registry, state = await asyncio.gather(
+                self._registry(envelope.entity, request.registry),
+                self.collections.state(
+                    envelope.entity, request.registry, request.collection, touching=touching
+                ),
             )
             return plan_alias(state, registry, request, command)
 

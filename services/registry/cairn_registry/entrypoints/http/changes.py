@@ -8,6 +8,8 @@ all again against the state it applies the command to.
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 from cairn_shared.auth.roles import Role
 from cairn_shared.events.registry import (
@@ -73,10 +75,17 @@ class _Target:
 async def _target(request: web.Request) -> _Target:
     entity = entity_param(request)
     require_role(request, entity, Role.MEMBER)
-    registry = await registry_or_404(request, entity, registry_param(request))
-    target = _Target(entity, registry, collection_param(request))
-    await collection_or_404(request, target.id)
-    return target
+    name, collection = registry_param(request), collection_param(request)
+    registry, found = await asyncio.gather(  # both lookups at once; the registry's 404 first
+        registry_or_404(request, entity, name),
+        collection_or_404(request, collection_id(entity, name, collection)),
+        return_exceptions=True,
+    )
+    if isinstance(registry, BaseException):
+        raise registry
+    if isinstance(found, BaseException):
+        raise found
+    return _Target(entity, registry, collection)
 
 
 @routes.patch(COLLECTION_URL)
