@@ -7,6 +7,8 @@
 Each worker is one run logging ``--rate`` rows per second of ``--keys`` random floats, sent as
 the SDK's sender does: every ``--flush`` seconds the rows due so far go out as one gzip NDJSON
 batch (one batch in flight per run, retried with the same batch id after a 429/503/timeout).
+With ``--chaos`` it SIGKILLs the history writer a third of the way through (and starts it
+again) and restarts the Kafka broker at two thirds, through ``cairn-dev``, as issue 7 asks.
 The generator measures accepted rows per second and the acknowledgement latency of each
 batch, waits until the history writer has stored every batch, then reads every run back
 through ``scan_history`` and checks its steps are exactly 0..n-1 (every row, once), and prints
@@ -22,6 +24,7 @@ import json
 import os
 import random
 import statistics
+import sys
 import time
 import uuid
 import zlib
@@ -171,6 +174,38 @@ async def read_back(
     return totals
 
 
+CHAOS = (
+    (1 / 3, ("kill", "history-writer"), ("up", "history-writer")),
+    (2 / 3, ("down", "kafka"), ("up", "kafka")),
+)
+
+
+async def cairn_dev(*args: str) -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cairn_dev",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await process.communicate()
+    if process.returncode != 0:
+        raise RuntimeError(f"cairn-dev {' '.join(args)} failed: {output.decode()[-2000:]}")
+
+
+async def chaos(duration_s: float, began: float) -> list[dict[str, Any]]:
+    """Break the stack while the workers log; what was done, and when."""
+    done: list[dict[str, Any]] = []
+    for fraction, *steps in CHAOS:
+        await asyncio.sleep(max(0.0, began + fraction * duration_s - time.perf_counter()))
+        for step in steps:
+            at = time.perf_counter() - began
+            await cairn_dev(*step)
+            done.append({"at_s": round(at, 1), "did": " ".join(step)})
+    return done
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -245,7 +280,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
             flush_s=args.flush,
             deadline=began + args.duration,
         )
+        breaking = asyncio.create_task(chaos(args.duration, began)) if args.chaos else None
         await asyncio.gather(*(run_worker(session, load, w) for w in workers))
+        broken = await breaking if breaking is not None else []
         sending_s = time.perf_counter() - began
         cpu_during = cpu_seconds(pids)
         catch_up_s = await wait_stored(session, load, workers)
@@ -264,6 +301,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "retries": sum(w.retries for w in workers),
         "errors": sum(len(w.errors) for w in workers),
         "writer_catch_up_s": round(catch_up_s, 2),
+        "chaos": broken,
         "readback": readback,
         "every_row_once": bool(readback)
         and readback["rows"] == sent
@@ -289,6 +327,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--entity", default="")
     parser.add_argument("--project", default="")
     parser.add_argument("--no-verify", dest="verify", action="store_false")
+    parser.add_argument(
+        "--chaos",
+        action="store_true",
+        help="SIGKILL and restart the history writer, then restart Kafka, during the load",
+    )
     parser.add_argument("--stack-home", default=".cairn-dev", help="cairn-dev's home (pids)")
     parser.add_argument("--pid", action="append", default=[], help="NAME=PID to account CPU")
     return parser.parse_args(argv)

@@ -17,7 +17,7 @@ from cairn_shared.retry import until_available
 from cairn_shared.service import consumer_context
 from cairn_shared.settings import Settings
 
-from cairn_ingest.adapters.history_publisher import HistoryPublisher
+from cairn_ingest.adapters.history_publisher import history_publisher
 from cairn_ingest.adapters.history_repository import HistoryRepository
 from cairn_ingest.adapters.peers import HttpArtifactPeers
 from cairn_ingest.adapters.run_repository import RunRepository
@@ -85,9 +85,9 @@ async def repositories_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def history_publisher_context(app: web.Application) -> AsyncIterator[None]:
-    """Run history has its own producer, sized for batches (see ``HistoryPublisher``);
+    """Run history has its own producer, sized for batches (see ``history_publisher``);
     ``publisher_context`` before it has made sure the topics exist."""
-    publisher = HistoryPublisher(app[SETTINGS])
+    publisher = history_publisher(app[SETTINGS])
     await until_available("kafka", publisher.start, retry_on=(KafkaError,))
     app[HISTORY_PUBLISHER] = publisher
     yield

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.cluster import ClusterMetadata
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+    UnknownProducerId,
+)
 
 from cairn_shared.events.envelope import CONTENT_TYPE, Envelope
 from cairn_shared.events.topics import Topic, topic_for, topic_name
@@ -34,19 +42,49 @@ def kafka_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
     ]
 
 
-class KafkaEventPublisher:
-    """An idempotent producer (``acks=all``, ``enable_idempotence``): retries never duplicate."""
+# Errors after which aiokafka's idempotent producer is dead for good (its sender task ends):
+# seen when the broker restarts with batches in flight. Only a new producer (a new producer id)
+# sends again; the caller's retry is safe, since events have derived ids and consumers dedupe.
+BROKEN = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
-    def __init__(self, settings: Settings, *, client_id: str | None = None) -> None:
+Message = tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]  # topic, value, key, headers
+
+
+class KafkaEventPublisher:
+    """An idempotent producer (``acks=all``, ``enable_idempotence``): retries never duplicate.
+
+    ``max_batch_bytes`` sizes it for large events (run history batches): aiokafka's default
+    16 KiB per-partition buffer holds one such event at a time, and an idempotent producer has
+    one request in flight per partition, so concurrent sends would queue behind each other.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client_id: str | None = None,
+        max_batch_bytes: int | None = None,
+    ) -> None:
         self._prefix = settings.kafka_topic_prefix
-        self._producer = AIOKafkaProducer(
-            bootstrap_servers=settings.kafka_bootstrap,
-            client_id=client_id or f"cairn-{settings.service}",
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=2,
-            request_timeout_ms=15_000,
+        sizes = (
+            {}
+            if max_batch_bytes is None
+            else {
+                "max_batch_size": max_batch_bytes,
+                "max_request_size": max_batch_bytes,
+            }
         )
+        self._options: dict[str, Any] = {
+            "bootstrap_servers": settings.kafka_bootstrap,
+            "client_id": client_id or f"cairn-{settings.service}",
+            "acks": "all",
+            "enable_idempotence": True,
+            "linger_ms": 2,
+            "request_timeout_ms": 15_000,
+            **sizes,
+        }
+        self._producer = AIOKafkaProducer(**self._options)
+        self._renewing = asyncio.Lock()
 
     async def start(self) -> None:
         await self._producer.start()
@@ -68,32 +106,46 @@ class KafkaEventPublisher:
         return topic_name(topic_for(envelope.type), self._prefix)
 
     async def publish(self, envelope: Envelope, *, key: str) -> None:
-        await self._producer.send_and_wait(
-            self.topic_of(envelope),
-            value=envelope.to_bytes(),
-            key=key.encode(),
-            headers=kafka_headers(envelope),
-        )
+        await self.publish_many([(envelope, key)])
         log.debug("event.published", event_id=envelope.id, event_type=envelope.type, key=key)
 
     async def publish_many(self, items: Sequence[tuple[Envelope, str]]) -> None:
         """Send all, then wait for every acknowledgement: one round trip for a whole batch."""
-        futures = [
-            await self._producer.send(
-                self.topic_of(envelope),
-                value=envelope.to_bytes(),
-                key=key.encode(),
-                headers=kafka_headers(envelope),
-            )
-            for envelope, key in items
-        ]
-        for future in futures:
-            await future
+        await self._send(
+            [_message(self.topic_of(envelope), envelope, key) for envelope, key in items]
+        )
 
     async def send_raw(
         self, topic: Topic, *, value: bytes, key: bytes | None, headers: list[tuple[str, bytes]]
     ) -> None:
         """Forward a message as it is (used for dead-lettering)."""
-        await self._producer.send_and_wait(
-            topic_name(topic, self._prefix), value=value, key=key, headers=headers
-        )
+        await self._send([(topic_name(topic, self._prefix), value, key, headers)])
+
+    async def _send(self, messages: Sequence[Message]) -> None:
+        producer = self._producer
+        try:
+            futures = [
+                await producer.send(topic, value=value, key=key, headers=headers)
+                for topic, value, key, headers in messages
+            ]
+            for future in futures:
+                await future
+        except BROKEN as exc:
+            await self._renew(producer, exc)
+            raise
+
+    async def _renew(self, broken: AIOKafkaProducer, error: Exception) -> None:
+        """Replace ``broken`` by a new producer, once however many sends saw it fail."""
+        async with self._renewing:
+            if self._producer is not broken:
+                return
+            log.warning("kafka.producer_renewed", error=repr(error))
+            fresh = AIOKafkaProducer(**self._options)
+            await fresh.start()
+            self._producer = fresh
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(broken.stop(), timeout=5)
+
+
+def _message(topic: str, envelope: Envelope, key: str) -> Message:
+    return topic, envelope.to_bytes(), key.encode(), kafka_headers(envelope)
