@@ -53,6 +53,9 @@ async def request_context(request: web.Request, handler: HandlerFn) -> web.Strea
                 )
 
 
+CLIENT_GONE = 499
+
+
 @web.middleware
 async def json_errors(request: web.Request, handler: HandlerFn) -> web.StreamResponse:
     """Every error leaves as JSON with a stable code; an unexpected one is logged, never leaked."""
@@ -84,6 +87,13 @@ async def json_errors(request: web.Request, handler: HandlerFn) -> web.StreamRes
             exc.reason,
             request_id=request_id,
             headers={k: v for k, v in exc.headers.items() if k.lower() in {"allow", "retry-after"}},
+        )
+    except ConnectionResetError:
+        # The client went away while sending its body (a timeout on its side): nothing was
+        # done and no one reads the answer. Not our error, so no traceback; 499 as nginx says.
+        log.info("http.client_gone", path=request.path)
+        return error_response(
+            CLIENT_GONE, "client_gone", "the client closed the connection", request_id=request_id
         )
     except Exception:
         log.exception("http.unhandled_error", path=request.path)

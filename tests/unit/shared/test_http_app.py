@@ -40,6 +40,11 @@ async def boom(_request: web.Request) -> web.Response:
     raise RuntimeError("secret internals")
 
 
+@routes.get("/v1/gone")
+async def gone(_request: web.Request) -> web.Response:
+    raise ConnectionResetError("Connection lost")  # what reading a body raises after a reset
+
+
 @pytest.fixture
 def identity() -> FakeIdentityStore:
     return FakeIdentityStore(
@@ -117,6 +122,13 @@ async def test_unexpected_errors_are_500_without_internals_and_with_the_request_
     assert response.status == 500
     assert "secret" not in body["error"]["message"]
     assert body["error"]["request_id"] == "req-42"
+
+
+async def test_a_client_that_went_away_is_not_a_server_error(client: Client) -> None:
+    response = await client.get("/v1/gone", headers=ALICE)
+
+    assert response.status == 499
+    assert (await response.json())["error"]["code"] == "client_gone"
 
 
 async def test_unknown_routes_are_json_404(client: Client) -> None:
