@@ -113,6 +113,7 @@ async def post_batch(
 
 
 GIVE_UP_S = 120
+MAX_ROWS = 5_000  # per batch, as the SDK's sender (cairn/runs/batch.py)
 
 
 async def run_worker(session: aiohttp.ClientSession, load: Load, worker: Worker) -> None:
@@ -121,11 +122,13 @@ async def run_worker(session: aiohttp.ClientSession, load: Load, worker: Worker)
     while True:
         now = time.perf_counter()
         due = int((min(now, load.deadline) - started) * load.rate)
-        count = due - worker.sent_rows
+        count = min(due - worker.sent_rows, MAX_ROWS)  # a late worker catches up as the SDK does
         if count > 0:
             body = batch_body(worker.sent_rows, count, load.keys)
             if not await post_batch(session, load, worker, body, count):
                 return
+        if worker.sent_rows < due:
+            continue  # behind (batches capped at MAX_ROWS): send the rest now
         if now >= load.deadline:
             return
         await asyncio.sleep(max(0.0, load.flush_s - (time.perf_counter() - now)))
