@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import httpx
+import pytest
 from cairn_shared.blobstore import S3BlobStore
 from cairn_shared.settings import Settings
 
 
-async def test_put_stat_get_delete(settings: Settings, unique: str) -> None:
+@pytest.fixture
+async def store(settings: Settings) -> AsyncIterator[S3BlobStore]:
     store = S3BlobStore(settings)
     await store.ensure_bucket()
+    yield store
+    await store.close()
+
+
+async def test_put_stat_get_delete(store: S3BlobStore, unique: str) -> None:
     key = f"it/{unique}/blob"
 
     info = await store.put_bytes(key, b"hello")
@@ -26,10 +34,8 @@ async def test_put_stat_get_delete(settings: Settings, unique: str) -> None:
 
 
 async def test_presigned_urls_move_bytes_without_the_service(
-    settings: Settings, unique: str
+    store: S3BlobStore, unique: str
 ) -> None:
-    store = S3BlobStore(settings)
-    await store.ensure_bucket()
     key = f"it/{unique}/presigned"
     put_url = await store.presigned_put(key, timedelta(minutes=5))
     get_url = await store.presigned_get(key, timedelta(minutes=5))

@@ -230,7 +230,9 @@ async def test_lying_completions_record_nothing(stack: Stack) -> None:
     assert refused.status_code in {400, 403}
     # Wrong content can still reach the key by other means (anyone with the bucket's keys):
     # completion must catch it.
-    await S3BlobStore(stack.settings).put_bytes(blob_key(stack.owner.name, bad["digest"]), swapped)
+    store = S3BlobStore(stack.settings)
+    await store.put_bytes(blob_key(stack.owner.name, bad["digest"]), swapped)
+    await store.close()
 
     lie = {"digest": good["digest"], "size": good["size"] + 1}
     status, error = await stack.post(stack.url("uploads/complete"), {"blobs": [lie]})
