@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import structlog
+from cachetools import LRUCache
 from cairn_shared.ids import derive_id
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
@@ -89,7 +89,7 @@ class AttemptRunner:
         # insert failed waits here to be recorded once the delivery is stored, by the retried
         # event or by a scan, instead of being sent again. Across a crash a repeat is still
         # possible; it carries the same webhook-id.
-        self._sent_first: OrderedDict[str, WebhookResponse | None] = OrderedDict()
+        self._sent_first: LRUCache[str, WebhookResponse | None] = LRUCache(SENT_FIRST_MEMORY)
 
     async def attempt(self, delivery: Delivery) -> Delivery:
         """Make attempt ``delivery.attempts + 1`` and return the delivery's new state."""
@@ -118,8 +118,6 @@ class AttemptRunner:
         if delivery.id in self._sent_first:
             return await self._record_unrecorded(delivery, inserted)
         self._sent_first[delivery.id] = None
-        while len(self._sent_first) > SENT_FIRST_MEMORY:
-            self._sent_first.popitem(last=False)
         config = await self._cache.get(delivery.entity)
         stop = _why_stop(delivery, config)
         response = None if stop else await self._send(delivery, config)

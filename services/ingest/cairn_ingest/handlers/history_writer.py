@@ -17,11 +17,11 @@ sequence and change only the summary document.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import structlog
+from cachetools import LRUCache
 from cairn_shared.events.envelope import EventData
 from cairn_shared.events.runs import RunConfigUpdated, RunHistoryLogged, RunSummaryUpdated
 from cairn_shared.kafka.consumer import Delivery
@@ -42,8 +42,7 @@ class HistoryWriter:
         self._repository = repository
         # Summaries of the runs this member writes. Only valid while it owns their partitions:
         # the runner calls ``forget`` on every reassignment.
-        self._cache: OrderedDict[str, RunSummary] = OrderedDict()
-        self._cache_size = cache_size
+        self._cache: LRUCache[str, RunSummary] = LRUCache(maxsize=cache_size)
         self.rows_stored = 0
         self.batches_stored = 0
         self.duplicates = 0
@@ -138,6 +137,3 @@ class HistoryWriter:
 
     def _remember(self, summary: RunSummary) -> None:
         self._cache[summary.path] = summary
-        self._cache.move_to_end(summary.path)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)

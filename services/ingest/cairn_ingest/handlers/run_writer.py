@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Mapping
 
 import structlog
+from cachetools import LRUCache
 from cairn_shared.auth.identity_store import MongoIdentityStore
 from cairn_shared.events.envelope import Envelope
 from cairn_shared.events.runs import RunFinished, RunStarted
@@ -22,7 +22,7 @@ KNOWN_PROJECTS = 10_000
 def run_writer_handlers(runs: RunRepository, identity: MongoIdentityStore) -> Mapping[str, Handler]:
     # Projects this process has seen created: a project is never deleted, so thousands of
     # runs of one project cost one insert, not one failed insert each.
-    known: OrderedDict[str, None] = OrderedDict()
+    known: LRUCache[str, bool] = LRUCache(maxsize=KNOWN_PROJECTS)
 
     async def started(envelope: Envelope, event: RunStarted) -> None:
         # W&B creates a project on first use. Doing it here rather than in the HTTP handler
@@ -32,9 +32,7 @@ def run_writer_handlers(runs: RunRepository, identity: MongoIdentityStore) -> Ma
             await identity.create_project(
                 envelope.entity, envelope.project, created_by=envelope.actor
             )
-            known[project] = None
-            if len(known) > KNOWN_PROJECTS:
-                known.popitem(last=False)
+            known[project] = True
         created = await runs.add_started(
             path=envelope.subject,
             entity=envelope.entity,

@@ -8,9 +8,10 @@ is always asked again. Whatever deletes blobs (garbage collection) must call ``f
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from datetime import datetime
+
+from cachetools import LRUCache
 
 from cairn_storage.adapters.blob_index import BlobIndex, BlobStats, blob_id
 from cairn_storage.domain.blobs import Blob
@@ -21,18 +22,16 @@ class KnownBlobs:
 
     def __init__(self, index: BlobIndex, *, capacity: int = 1_000_000) -> None:
         self._index = index
-        self._capacity = capacity
-        self._sizes: OrderedDict[str, int] = OrderedDict()
+        self._sizes: LRUCache[str, int] = LRUCache(maxsize=capacity)
 
     async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
         unknown: list[str] = []
         for digest in digests:
-            size = self._sizes.get(blob_id(entity, digest))
+            size = self._sizes.get(blob_id(entity, digest))  # a hit counts as a use
             if size is None:
                 unknown.append(digest)
             else:
-                self._sizes.move_to_end(blob_id(entity, digest))
                 found[digest] = size
         if unknown:
             fetched = await self._index.sizes(entity, unknown)
@@ -58,6 +57,3 @@ class KnownBlobs:
     def _remember(self, entity: str, sizes: dict[str, int]) -> None:
         for digest, size in sizes.items():
             self._sizes[blob_id(entity, digest)] = size
-            self._sizes.move_to_end(blob_id(entity, digest))
-        while len(self._sizes) > self._capacity:
-            self._sizes.popitem(last=False)
