@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from cairn_shared.kafka.admin import ensure_topics
+from cairn_shared.kafka.admin import delete_prefixed_topics, ensure_topics
 from cairn_shared.mongo import Document, create_client
 from cairn_shared.settings import Settings
 from pydantic import SecretStr
@@ -16,8 +16,8 @@ from tests.conftest import stack_env
 
 
 @pytest.fixture
-def settings(unique: str) -> Settings:
-    return Settings(
+async def settings(unique: str) -> AsyncIterator[Settings]:
+    settings = Settings(
         service=f"it{unique}",
         kafka_bootstrap=stack_env("CAIRN_KAFKA_BOOTSTRAP"),
         kafka_topic_prefix=f"it{unique}.",
@@ -28,6 +28,8 @@ def settings(unique: str) -> Settings:
         s3_secret_key=SecretStr(stack_env("CAIRN_S3_SECRET_KEY")),
         s3_bucket=stack_env("CAIRN_S3_BUCKET"),
     )
+    yield settings
+    await delete_prefixed_topics(settings)  # the test's services made them on start
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 import pytest
@@ -17,7 +17,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
-from cairn_registry.adapters.collections import CollectionStore
+from cairn_registry.adapters.collections import CollectionStore, WriterCollectionStore
 from cairn_registry.adapters.registries import RegistryStore
 from cairn_registry.bootstrap import create_app
 from cairn_registry.handlers.commands import CollectionWriter
@@ -25,7 +25,11 @@ from cairn_shared.auth.identity_store import IDENTITY_DATABASE, MongoIdentitySto
 from cairn_shared.auth.roles import Role
 from cairn_shared.events.artifacts import ArtifactCommitted
 from cairn_shared.events.envelope import Cause, Envelope, EventData
-from cairn_shared.events.registry import ModelAliasChangeRequested, ModelLinkRequested
+from cairn_shared.events.registry import (
+    ModelAliasChangeRequested,
+    ModelLinkRequested,
+    ModelUnlinkRequested,
+)
 from cairn_shared.events.topics import Topic, topic_name
 from cairn_shared.ids import derive_id, new_id
 from cairn_shared.kafka.publisher import KafkaEventPublisher
@@ -165,6 +169,25 @@ def alias_change(
         requested_by_admin=admin,
     )
     return _wrap(event, entity, subject=cid, actor=actor)
+
+
+def unlink(entity: str, index: int) -> Envelope:
+    cid = f"{entity}/model/{COLLECTION}"
+    event = ModelUnlinkRequested(
+        collection_id=cid,
+        registry="model",
+        collection=COLLECTION,
+        link_index=index,
+        requested_by_admin=True,  # it may hold a protected alias
+    )
+    return _wrap(event, entity, subject=cid, actor="someone")
+
+
+REQUESTS: dict[str, type[EventData]] = {
+    "model.link.requested": ModelLinkRequested,
+    "model.alias.change.requested": ModelAliasChangeRequested,
+    "model.unlink.requested": ModelUnlinkRequested,
+}
 
 
 def _wrap(event: EventData, entity: str, *, subject: str, actor: str) -> Envelope:
@@ -381,7 +404,7 @@ class FailOnce:
 async def test_a_command_retried_after_a_crash_re_applies_its_recorded_plan(
     topics: Settings, publisher: KafkaEventPublisher, db: Database, team: Team
 ) -> None:
-    store = CollectionStore(db)
+    store = WriterCollectionStore(db)  # the writer's own, which remembers what it wrote
     await store.setup()
     versions = ArtifactVersions(db)
     flaky = FailOnce(publisher)
@@ -416,3 +439,63 @@ async def test_a_command_retried_after_a_crash_re_applies_its_recorded_plan(
         ("alias_added", "production", "v1"),
     ]
     assert flaky.failed
+    await assert_remembers_the_database(store, db, team.entity)
+
+
+async def test_the_writers_memory_follows_every_kind_of_command(
+    publisher: KafkaEventPublisher, db: Database, team: Team
+) -> None:
+    store = WriterCollectionStore(db)
+    await store.setup()
+    versions = ArtifactVersions(db)
+    writer = CollectionWriter(store, RegistryStore(db), versions, PendingLinks(db), publisher)
+    handlers = writer.handlers()
+    for i in range(3):
+        await versions.record(ArtifactCommitted.model_validate(committed(team.entity, i).data))
+    commands = [
+        link(team.entity, index=0, aliases=["production"], admin=True),
+        link(team.entity, index=1, aliases=["staging"]),
+        alias_change(team.entity, "production", 1, admin=True, actor=team.admin.name),
+        link(team.entity, index=2),
+        unlink(team.entity, 1),  # the alias holder: its aliases go with it
+        alias_change(team.entity, "staging", None, admin=False, actor=team.member.name),
+    ]
+
+    for command in commands:
+        await handlers[command.type](command, REQUESTS[command.type].model_validate(command.data))
+        assert (await result_of(db, command.id))["status"] == "done"
+        await assert_remembers_the_database(store, db, team.entity)
+
+    store.forget()  # as on a partition reassignment: read again, and still the same
+    await assert_remembers_the_database(store, db, team.entity)
+
+
+async def assert_remembers_the_database(
+    store: WriterCollectionStore, db: Database, entity: str
+) -> None:
+    remembered = await store.state(entity, "model", COLLECTION, touching=[0, 1, 2])
+    assert remembered == await CollectionStore(db).state(
+        entity, "model", COLLECTION, touching=[0, 1, 2]
+    )
+
+
+async def test_registry_settings_read_by_one_replica_follow_a_change_made_by_another(
+    db: Database, unique: str
+) -> None:
+    here, elsewhere = RegistryStore(db), RegistryStore(db)
+    first = await here.get(unique, "model")  # created on first use, then remembered
+    assert first is not None
+    assert first.revision == 0
+
+    for revision in (1, 2):
+        changed = replace(first, revision=revision, protected_aliases=(f"gate-{revision}",))
+        assert await elsewhere.save(changed)
+
+        now = await here.get(unique, "model")
+
+        assert now is not None
+        assert (now.revision, now.protected_aliases) == (
+            revision,
+            (f"gate-{revision}",),
+        )
+    assert await here.get(unique, "no-such-registry") is None

@@ -13,12 +13,12 @@ from cairn_shared.events.topics import Topic
 from cairn_shared.http.app import create_app as create_base_app
 from cairn_shared.http.app import kafka_probe, publisher_context
 from cairn_shared.http.keys import MONGO, PUBLISHER, SETTINGS
-from cairn_shared.kafka.consumer import ConsumerRunner
+from cairn_shared.kafka.consumer import LATENCY_BOUND_FETCH_WAIT_MS, ConsumerRunner
 from cairn_shared.service import consumer_context
 from cairn_shared.settings import Settings
 
 from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
-from cairn_registry.adapters.collections import CollectionStore
+from cairn_registry.adapters.collections import CollectionStore, WriterCollectionStore
 from cairn_registry.adapters.reads import CollectionReads
 from cairn_registry.adapters.registries import RegistryStore
 from cairn_registry.entrypoints.http import changes, collections, registries
@@ -54,8 +54,9 @@ def registry_consumer(app: web.Application) -> ConsumerRunner:
     settings = app[SETTINGS]
     db = app[MONGO][settings.database_name]
     versions, pending = ArtifactVersions(db), PendingLinks(db)
+    owned = WriterCollectionStore(db)
     writer = CollectionWriter(
-        collections=app[COLLECTIONS],
+        collections=owned,
         registries=app[REGISTRIES],
         versions=versions,
         pending=pending,
@@ -74,4 +75,6 @@ def registry_consumer(app: web.Application) -> ConsumerRunner:
         handlers={**writer.handlers(), **artifact_handlers(versions, pending, app[PUBLISHER])},
         dead_letters=app[PUBLISHER],
         on_start=setup,
+        on_assigned=owned.forget,  # what it remembers holds only for the partitions it owns
+        fetch_max_wait_ms=LATENCY_BOUND_FETCH_WAIT_MS,
     )

@@ -40,3 +40,20 @@ async def ensure_topics(settings: Settings, topics: Iterable[Topic] = tuple(Topi
         log.info("kafka.topics_created", topics=missing)
     finally:
         await admin.close()
+
+
+async def delete_prefixed_topics(settings: Settings) -> list[str]:
+    """Delete every topic under the settings' (non-empty) prefix: what a test made, it removes,
+    so that a long-lived broker does not collect partitions until it runs out of heap."""
+    prefix = settings.kafka_topic_prefix
+    if not prefix:
+        raise ValueError("refusing to delete topics without a topic prefix")
+    admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        doomed = sorted(t for t in await admin.list_topics() if t.startswith(prefix))
+        if doomed:
+            await admin.delete_topics(doomed)
+        return doomed
+    finally:
+        await admin.close()

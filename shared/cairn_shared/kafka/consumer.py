@@ -122,6 +122,12 @@ class RetryPolicy:
         return min(self.first_delay_s * 2.0 ** (attempt - 1), self.max_delay_s)
 
 
+# The broker answers a fetch at once when it has data, else after ``fetch_max_wait_ms``; aiokafka
+# leaves a partition whose records are still being handled out of the fetch in flight, so its
+# next event can wait that long. Consumers on a request's critical path use this short wait.
+LATENCY_BOUND_FETCH_WAIT_MS = 20
+
+
 class ConsumerRunner:
     """Runs one consumer group member over ``topics`` with a handler per event type."""
 

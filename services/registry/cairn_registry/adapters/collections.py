@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
@@ -76,13 +77,11 @@ class CollectionStore:
         """The collection as its single writer sees it; ``touching``: link indexes the command
         names, whose references the plan needs if they are active."""
         cid = f"{entity}/{registry}/{collection}"
-        doc = await self.collections.find_one({"_id": cid})
+        doc = await self._head(cid)
         aliases, active = head_aliases(doc), head_active(doc)
         newest = sorted(active, reverse=True)[:2]
         needed = sorted({*aliases.values(), *newest, *touching} & active.keys())
-        found = await asyncio.gather(
-            *(self.links.find_one({"_id": link_id(cid, n)}) for n in needed)
-        )
+        found = await asyncio.gather(*(self._link(link_id(cid, n)) for n in needed))
         links = {
             d["link_index"]: LinkRef(
                 d["link_index"], d["source"]["sequence"], d["source"]["version_index"]
@@ -104,6 +103,14 @@ class CollectionStore:
             last_seq=int(doc.get("last_seq", 0)) if doc else 0,
             last_at=doc.get("last_at") if doc else None,
         )
+
+    async def _head(self, collection_id: str) -> Document | None:
+        doc: Document | None = await self.collections.find_one({"_id": collection_id})
+        return doc
+
+    async def _link(self, key: str) -> Document | None:
+        doc: Document | None = await self.links.find_one({"_id": key})
+        return doc
 
     # -- commands --------------------------------------------------------------------------
 
@@ -194,6 +201,54 @@ class CollectionStore:
                 "finished_at": _now(),
             },
         )
+
+
+class WriterCollectionStore(CollectionStore):
+    """The collection writer's store: remembers the head and link documents it read or wrote.
+
+    Only the owner of a collection's partition writes these documents, so while it owns the
+    partition its memory is exact and ``state`` needs no round trip. ``forget`` must be called
+    whenever the group reassigns partitions; a write that failed forgets its collection.
+    """
+
+    def __init__(self, db: Database, *, cache_size: int = 10_000) -> None:
+        super().__init__(db)
+        self._heads: LRUCache[str, Document | None] = LRUCache(maxsize=cache_size)
+        self._links: LRUCache[str, Document] = LRUCache(maxsize=cache_size)
+
+    def forget(self) -> None:
+        self._heads.clear()
+        self._links.clear()
+
+    async def apply(self, plan: Plan) -> None:
+        cid = plan.collection_id
+        before = self._heads.pop(cid, None)
+        try:
+            await super().apply(plan)
+        except BaseException:
+            self._links.clear()  # an unlink may or may not have been written
+            raise
+        if before is None and plan.create_collection is None:
+            return  # not remembered before: read it again next time
+        base = before or plan.create_collection or {}
+        self._heads[cid] = {**base, **plan.collection_set, **plan.head}
+        if plan.insert_link is not None:
+            self._links[link_id(cid, int(plan.insert_link["link_index"]))] = plan.insert_link
+        if plan.unlink_index is not None:
+            self._links.pop(link_id(cid, plan.unlink_index), None)
+
+    async def _head(self, collection_id: str) -> Document | None:
+        if collection_id not in self._heads:
+            self._heads[collection_id] = await super()._head(collection_id)
+        return self._heads[collection_id]
+
+    async def _link(self, key: str) -> Document | None:
+        if key in self._links:
+            return self._links[key]
+        doc = await super()._link(key)
+        if doc is not None:
+            self._links[key] = doc
+        return doc
 
 
 def link_id(collection_id: str, link_index: int) -> str:

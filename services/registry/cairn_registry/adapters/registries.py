@@ -4,6 +4,10 @@ Settings change at an admin's HTTP request, not through a collection's consumer,
 may change one registry at once. Each change inserts revision n+1 of the revision it read;
 the unique ``_id`` lets exactly one of two concurrent changes win (the other re-reads and
 retries), where an update in place could silently lose one on FerretDB (read-modify-write).
+
+Revisions are gapless, so the current one is the revision whose successor does not exist:
+``get`` remembers the last revision it saw and reads only by ``_id`` from there (FerretDB scans
+the table for any other query).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from cachetools import LRUCache
 from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
@@ -19,8 +24,10 @@ from cairn_registry.domain.registries import DEFAULT_TYPES, RegistrySettings, de
 
 
 class RegistryStore:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, cache_size: int = 10_000) -> None:
         self._revisions = db["registry_settings"]
+        # Revisions never change: a remembered one is where the walk to the current one starts.
+        self._seen: LRUCache[tuple[str, str], RegistrySettings] = LRUCache(maxsize=cache_size)
 
     async def setup(self) -> None:
         await ensure_indexes(
@@ -30,11 +37,16 @@ class RegistryStore:
 
     async def get(self, entity: str, name: str) -> RegistrySettings | None:
         """The current settings; ``model`` and ``dataset`` are created on first use."""
-        doc = await self._revisions.find_one(
-            {"entity": entity, "name": name}, sort=[("revision", DESCENDING)]
-        )
-        if doc is not None:
-            return _settings(doc)
+        current = self._seen.get((entity, name))
+        while True:
+            following = 0 if current is None else current.revision + 1
+            doc = await self._revisions.find_one({"_id": revision_id(entity, name, following)})
+            if doc is None:
+                break
+            current = _settings(doc)
+        if current is not None:
+            self._seen[(entity, name)] = current
+            return current
         default = default_registry(entity, name, at=_now())
         if default is None:
             return None
@@ -59,9 +71,13 @@ class RegistryStore:
         return await insert_once(self._revisions, _document(settings))
 
 
+def revision_id(entity: str, name: str, revision: int) -> str:
+    return f"{entity}/{name}:r{revision}"
+
+
 def _document(s: RegistrySettings) -> Document:
     return {
-        "_id": f"{s.entity}/{s.name}:r{s.revision}",
+        "_id": revision_id(s.entity, s.name, s.revision),
         "entity": s.entity,
         "name": s.name,
         "revision": s.revision,

@@ -37,7 +37,7 @@ from cairn_registry.domain.commands import (
     plan_unlink,
     plan_update,
 )
-from cairn_registry.domain.plans import Command, Plan, RejectedError
+from cairn_registry.domain.plans import CollectionState, Command, Plan, RejectedError
 from cairn_registry.domain.registries import RegistrySettings
 
 log = structlog.get_logger(__name__)
@@ -48,8 +48,28 @@ CollectionRequest = (
     | ModelUnlinkRequested
     | ModelCollectionUpdateRequested
 )
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """What a decision reads: the registry's settings and the collection's state."""
+
+    entity: str
+    registry_name: str
+    settings: RegistrySettings | None
+    state: CollectionState
+
+    def registry(self) -> RegistrySettings:
+        if self.settings is None:
+            raise RejectedError(
+                "registry_not_found",
+                f"entity {self.entity!r} has no registry {self.registry_name!r}",
+            )
+        return self.settings
+
+
 # None: the command waits (a link whose artifact version is not committed yet).
-Decide = Callable[[], Awaitable[Plan | None]]
+Decide = Callable[[Inputs], Awaitable[Plan | None]]
 
 
 @dataclass(frozen=True)
@@ -74,9 +94,9 @@ class CollectionWriter:
         # A re-issued link (its version is now committed) answers the command that waited.
         command = _command(envelope, request.completes_command_id or envelope.id, request)
 
-        async def decide() -> Plan | None:
+        async def decide(inputs: Inputs) -> Plan | None:
             aliases = link_aliases(request)
-            registry = await self._registry(envelope.entity, request.registry)
+            registry, state = inputs.registry(), inputs.state
             protected = [a for a in aliases if registry.is_protected(a)]
             if protected and not command.requested_by_admin:
                 raise RejectedError(
@@ -98,60 +118,58 @@ class CollectionWriter:
                 if version is None:
                     log.info("link.waiting_for_version", command_id=command.id)
                     return None
-            state = await self.collections.state(
-                envelope.entity, request.registry, request.collection
-            )
             existing = state.active_link_of(version.version_id)
             return plan_link(
                 state, registry, request, version=version, existing=existing, command=command
             )
 
-        await self._execute(envelope, request, command, decide)
+        await self._execute(envelope, request, command, decide, touching=())
 
     async def change_alias(self, envelope: Envelope, request: ModelAliasChangeRequested) -> None:
         command = _command(envelope, envelope.id, request)
 
-        async def decide() -> Plan:
-            touching = [request.link_index] if request.link_index is not None else []
-            registry, state = await asyncio.gather(
-                self._registry(envelope.entity, request.registry),
-                self.collections.state(
-                    envelope.entity, request.registry, request.collection, touching=touching
-                ),
-            )
-            return plan_alias(state, registry, request, command)
+        async def decide(inputs: Inputs) -> Plan:
+            return plan_alias(inputs.state, inputs.registry(), request, command)
 
-        await self._execute(envelope, request, command, decide)
+        touching = () if request.link_index is None else (request.link_index,)
+        await self._execute(envelope, request, command, decide, touching=touching)
 
     async def unlink(self, envelope: Envelope, request: ModelUnlinkRequested) -> None:
         command = _command(envelope, envelope.id, request)
 
-        async def decide() -> Plan:
-            registry = await self._registry(envelope.entity, request.registry)
-            state = await self.collections.state(
-                envelope.entity, request.registry, request.collection, touching=[request.link_index]
-            )
-            return plan_unlink(state, registry, request, command)
+        async def decide(inputs: Inputs) -> Plan:
+            return plan_unlink(inputs.state, inputs.registry(), request, command)
 
-        await self._execute(envelope, request, command, decide)
+        await self._execute(envelope, request, command, decide, touching=(request.link_index,))
 
     async def update(self, envelope: Envelope, request: ModelCollectionUpdateRequested) -> None:
         command = _command(envelope, envelope.id, request)
 
-        async def decide() -> Plan:
-            state = await self.collections.state(
-                envelope.entity, request.registry, request.collection
-            )
-            return plan_update(state, request, command)
+        async def decide(inputs: Inputs) -> Plan:
+            return plan_update(inputs.state, request, command)
 
-        await self._execute(envelope, request, command, decide)
+        await self._execute(envelope, request, command, decide, touching=())
 
     async def _execute(
-        self, envelope: Envelope, request: CollectionRequest, command: Command, decide: Decide
+        self,
+        envelope: Envelope,
+        request: CollectionRequest,
+        command: Command,
+        decide: Decide,
+        *,
+        touching: tuple[int, ...],
     ) -> None:
         laps = Laps()
-        result, recorded = await self.collections.command(command.id)
-        laps.lap("lookup")
+        # Everything a decision reads, together with whether the command ran before: a read
+        # that turns out unneeded costs less than a round trip more on every command.
+        (result, recorded), registry, state = await asyncio.gather(
+            self.collections.command(command.id),
+            self.registries.get(envelope.entity, request.registry),
+            self.collections.state(
+                envelope.entity, request.registry, request.collection, touching=touching
+            ),
+        )
+        laps.lap("read")
         if result is not None:
             log.info("command.already_finished", command_id=command.id)
             return
@@ -160,7 +178,7 @@ class CollectionWriter:
         else:
             try:
                 _check_identity(envelope, request)
-                decided = await decide()
+                decided = await decide(Inputs(envelope.entity, request.registry, registry, state))
             except RejectedError as exc:
                 log.info("command.rejected", command_id=command.id, code=exc.code)
                 await self.collections.reject(
@@ -191,12 +209,6 @@ class CollectionWriter:
             events=len(plan.events),
             **laps.laps,
         )
-
-    async def _registry(self, entity: str, name: str) -> RegistrySettings:
-        registry = await self.registries.get(entity, name)
-        if registry is None:
-            raise RejectedError("registry_not_found", f"entity {entity!r} has no registry {name!r}")
-        return registry
 
     async def _source(self, request: ModelLinkRequested) -> SourceVersion | None:
         if request.source_version_index is not None:
