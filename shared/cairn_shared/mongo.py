@@ -8,19 +8,20 @@ enforced by unique indexes on insert, never by read-then-write.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from cairn_shared.settings import Settings
 
 Document = dict[str, Any]
 Database = AsyncDatabase[Document]
 Collection = AsyncCollection[Document]
+DUPLICATE_KEY = 11000
 
 
 def create_client(settings: Settings) -> AsyncMongoClient[Document]:
@@ -48,6 +49,24 @@ async def insert_once(collection: Collection, document: Mapping[str, Any]) -> bo
     except DuplicateKeyError:
         return False
     return True
+
+
+async def insert_many_once(
+    collection: Collection, documents: Sequence[Mapping[str, Any]]
+) -> set[Any]:
+    """``insert_once`` for many documents in one round trip (unordered): the ``_id``s that
+    existed already. Any write error but a duplicate key is raised."""
+    if not documents:
+        return set()
+    docs = [dict(d) for d in documents]
+    try:
+        await collection.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(error.get("code") != DUPLICATE_KEY for error in errors):
+            raise
+        return {docs[error["index"]]["_id"] for error in errors}
+    return set()
 
 
 async def upsert_by_id(collection: Collection, doc_id: str, document: Mapping[str, Any]) -> None:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from cairn_shared.mongo import Document, decode_mapping, encode_mapping, ensure_indexes, insert_once
+from cairn_shared.mongo import (
+    Document,
+    decode_mapping,
+    encode_mapping,
+    ensure_indexes,
+    insert_many_once,
+    insert_once,
+)
 from cairn_shared.settings import Settings
 from pymongo import ASCENDING, AsyncMongoClient, IndexModel
 
@@ -28,6 +35,20 @@ async def test_insert_once_reports_the_duplicate(
     assert await insert_once(collection, {"_id": "x"})
     assert not await insert_once(collection, {"_id": "x"})
     assert await collection.count_documents({}) == 1
+
+
+async def test_insert_many_once_names_what_existed_and_inserts_the_rest(
+    mongo: AsyncMongoClient[Document], settings: Settings
+) -> None:
+    collection = mongo[settings.database_name]["many_once"]
+    await collection.insert_one({"_id": "b", "v": "first"})
+
+    existed = await insert_many_once(collection, [{"_id": k, "v": "second"} for k in "abc"])
+
+    assert existed == {"b"}
+    found = {d["_id"]: d["v"] async for d in collection.find({})}
+    assert found == {"a": "second", "b": "first", "c": "second"}
+    assert await insert_many_once(collection, []) == set()
 
 
 async def test_user_dictionaries_keep_dotted_and_dollar_keys_as_data(

@@ -56,6 +56,9 @@ class KafkaEventPublisher:
     ``max_batch_bytes`` sizes it for large events (run history batches): aiokafka's default
     16 KiB per-partition buffer holds one such event at a time, and an idempotent producer has
     one request in flight per partition, so concurrent sends would queue behind each other.
+    ``linger_ms`` is how long a send waits for others to share its request: none by default,
+    since events on a request's critical path (commands, alias changes) pay it at every hop,
+    and under load records queue behind the request in flight and batch anyway.
     """
 
     def __init__(
@@ -64,6 +67,7 @@ class KafkaEventPublisher:
         *,
         client_id: str | None = None,
         max_batch_bytes: int | None = None,
+        linger_ms: int = 0,
     ) -> None:
         self._prefix = settings.kafka_topic_prefix
         sizes = (
@@ -79,7 +83,7 @@ class KafkaEventPublisher:
             "client_id": client_id or f"cairn-{settings.service}",
             "acks": "all",
             "enable_idempotence": True,
-            "linger_ms": 2,
+            "linger_ms": linger_ms,
             "request_timeout_ms": 15_000,
             **sizes,
         }

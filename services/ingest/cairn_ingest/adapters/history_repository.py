@@ -20,13 +20,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bson import Binary
-from cairn_shared.mongo import Database, Document
+from cairn_shared.mongo import Database, Document, insert_many_once
 from pymongo import ReplaceOne
-from pymongo.errors import BulkWriteError
 
 from cairn_ingest.domain.summary import RunSummary
 
-DUPLICATE_KEY = 11000
 LOOKUP_CONCURRENCY = 16
 
 
@@ -48,7 +46,7 @@ class HistoryRepository:
 
     async def claim_batches(self, markers: Sequence[Document]) -> set[str]:
         """Insert the markers; the ids of those that existed already."""
-        return await _insert_new(self._batches, markers)
+        return await insert_many_once(self._batches, markers)
 
     async def batch_positions(self, ids: Iterable[str]) -> dict[str, tuple[int, int]]:
         docs = await asyncio.gather(*(self._find(self._batches, i) for i in ids))
@@ -56,7 +54,7 @@ class HistoryRepository:
 
     async def insert_chunks(self, chunks: Sequence[Document]) -> None:
         """Insert-only: a chunk that exists is the same chunk written by an earlier attempt."""
-        await _insert_new(self._chunks, chunks)
+        await insert_many_once(self._chunks, chunks)
 
     async def save_summaries(self, summaries: Sequence[RunSummary]) -> None:
         if summaries:
@@ -120,17 +118,3 @@ def chunk_document(
         "keys": keys,  # user keys as values in an array, never as field names
         "body": Binary(body),
     }
-
-
-async def _insert_new(collection: Any, docs: Sequence[Document]) -> set[str]:
-    """Insert ``docs`` in one round trip; the ``_id``s that were there already."""
-    if not docs:
-        return set()
-    try:
-        await collection.insert_many(list(docs), ordered=False)
-    except BulkWriteError as exc:
-        errors = exc.details.get("writeErrors", [])
-        if any(error.get("code") != DUPLICATE_KEY for error in errors):
-            raise
-        return {docs[error["index"]]["_id"] for error in errors}
-    return set()

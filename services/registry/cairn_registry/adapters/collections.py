@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cachetools import LRUCache
-from cairn_shared.mongo import Database, Document, ensure_indexes, insert_once
+from cairn_shared.mongo import Database, Document, ensure_indexes, insert_many_once, insert_once
 from pymongo import ASCENDING, DESCENDING, IndexModel
 
 from cairn_registry.domain.plans import (
@@ -162,7 +162,7 @@ class CollectionStore:
         cid = plan.collection_id
         if plan.create_collection is not None:
             await insert_once(self.collections, plan.create_collection)
-        writes: list[Awaitable[object]] = [insert_once(self.history, e) for e in plan.history]
+        writes: list[Awaitable[object]] = [insert_many_once(self.history, plan.history)]
         if plan.insert_link is not None:
             writes.append(insert_once(self.links, plan.insert_link))
         if plan.unlink_index is not None:

@@ -14,9 +14,8 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from cairn_shared.manifests import blob_key
-from cairn_shared.mongo import Database, ensure_indexes
+from cairn_shared.mongo import Database, ensure_indexes, insert_many_once
 from pymongo import ASCENDING, IndexModel
-from pymongo.errors import BulkWriteError
 
 from cairn_storage.domain.blobs import Blob
 
@@ -25,7 +24,6 @@ CHUNK = 1_000  # documents per query or insert: bounded command sizes
 # equality down to its storage; an ``$in`` scans the whole collection (measured with 6,000
 # blobs: 10 digests take 17 ms one by one and 480 ms by ``$in``). On MongoDB both are indexed.
 FEW = 100
-DUPLICATE_KEY = 11000
 
 
 @dataclass(frozen=True)
@@ -85,20 +83,9 @@ class MongoBlobIndex:
                 _document(entity, blob, stored_by=stored_by, stored_at=stored_at)
                 for blob in blobs[start : start + CHUNK]
             ]
-            inserted += await self._insert_absent(docs)
+            # A duplicate ``_id``: another completion recorded the same blob first (success).
+            inserted += len(docs) - len(await insert_many_once(self._blobs, docs))
         return inserted
-
-    async def _insert_absent(self, docs: list[dict[str, Any]]) -> int:
-        """Insert all, unordered; a duplicate ``_id`` means another completion recorded the
-        same blob first, which is success. Any other write error is raised."""
-        try:
-            result = await self._blobs.insert_many(docs, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            return int(exc.details.get("nInserted", 0))
-        return len(result.inserted_ids)
 
     async def stats(self, entity: str) -> BlobStats:
         # Two queries, because FerretDB 1.x computes only the first accumulator of a $group

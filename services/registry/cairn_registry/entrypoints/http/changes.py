@@ -20,12 +20,14 @@ from cairn_shared.events.registry import (
 from cairn_shared.http.access import require_role
 from cairn_shared.http.errors import ApiError, bad_request, not_found
 from cairn_shared.http.requests import entity_param, read_json
+from cairn_shared.mongo import Document
 from cairn_shared.names import check_alias
 from cairn_shared.registry_paths import collection_id, parse_version
 from pydantic import BaseModel, ConfigDict
 
 from cairn_registry.adapters.collections import command_result
 from cairn_registry.domain.commands import check_tags
+from cairn_registry.domain.plans import head_aliases
 from cairn_registry.domain.registries import LATEST, RegistrySettings, check_description
 from cairn_registry.entrypoints.http.app_keys import READS
 from cairn_registry.entrypoints.http.common import (
@@ -58,11 +60,14 @@ class AliasTarget(BaseModel):
 class _Target:
     """The collection a change route is about, after the edge checks."""
 
-    def __init__(self, entity: str, registry: RegistrySettings, collection: str) -> None:
+    def __init__(
+        self, entity: str, registry: RegistrySettings, collection: str, document: Document
+    ) -> None:
         self.entity = entity
         self.registry = registry
         self.collection = collection
         self.id = collection_id(entity, registry.name, collection)
+        self.aliases = head_aliases(document)  # as of the edge check; the writer checks again
 
     def fields(self) -> dict[str, str]:
         return {
@@ -72,20 +77,41 @@ class _Target:
         }
 
 
-async def _target(request: web.Request) -> _Target:
-    entity = entity_param(request)
-    require_role(request, entity, Role.MEMBER)
+async def _target(request: web.Request, *, version: str | None = None) -> _Target:
+    """The checked target; with ``version`` (``vN``), also a 404 unless that link is active.
+    Every read goes out at once; the errors keep their order: registry, collection, version."""
+    entity = _member_entity(request)
     name, collection = registry_param(request), collection_param(request)
-    registry, found = await asyncio.gather(  # both lookups at once; the registry's 404 first
+    cid = collection_id(entity, name, collection)
+    index = None if version is None else parse_version(version)
+    if version is not None and index is None:
+        raise bad_request(f"name a version such as v3, not {version!r}")
+    reads = request.app[READS]
+    registry, document, link = await asyncio.gather(
         registry_or_404(request, entity, name),
-        collection_or_404(request, collection_id(entity, name, collection)),
+        collection_or_404(request, cid),
+        reads.link(cid, index) if index is not None else _nothing(),
         return_exceptions=True,
     )
     if isinstance(registry, BaseException):
         raise registry
-    if isinstance(found, BaseException):
-        raise found
-    return _Target(entity, registry, collection)
+    if isinstance(document, BaseException):
+        raise document
+    if isinstance(link, BaseException):
+        raise link
+    if index is not None and link is None:
+        raise ApiError(404, "version_not_found", f"{cid} has no {version}")
+    return _Target(entity, registry, collection, document)
+
+
+def _member_entity(request: web.Request) -> str:
+    entity = entity_param(request)
+    require_role(request, entity, Role.MEMBER)
+    return entity
+
+
+async def _nothing() -> None:
+    return None
 
 
 @routes.patch(COLLECTION_URL)
@@ -103,15 +129,10 @@ async def change_collection(request: web.Request) -> web.Response:
 
 @routes.delete(COLLECTION_URL + "/versions/{version}")
 async def unlink(request: web.Request) -> web.Response:
-    target = await _target(request)
     ref = request.match_info["version"]
+    target = await _target(request, version=ref)
     index = parse_version(ref)
-    if index is None:
-        raise bad_request(f"unlink names a version such as v3, not {ref!r}")
-    reads = request.app[READS]
-    if await reads.link(target.id, index) is None:
-        raise ApiError(404, "version_not_found", f"{target.id} has no {ref}")
-    held = [a for a, i in (await reads.aliases(target.id)).items() if i == index]
+    held = [a for a, i in target.aliases.items() if i == index]
     _guard(request, target, held, "unlink a version that holds")
     command = ModelUnlinkRequested(
         **target.fields(), link_index=index, requested_by_admin=is_admin(request, target.entity)
@@ -121,14 +142,11 @@ async def unlink(request: web.Request) -> web.Response:
 
 @routes.put(COLLECTION_URL + "/aliases/{alias}")
 async def put_alias(request: web.Request) -> web.Response:
-    target = await _target(request)
+    _member_entity(request)  # the role first, then what is wrong with the request
     alias = _alias(request)
     body = await read_json(request, AliasTarget)
+    target = await _target(request, version=body.version)
     index = parse_version(body.version)
-    if index is None:
-        raise bad_request(f"version must be such as v3, not {body.version!r}")
-    if await request.app[READS].link(target.id, index) is None:
-        raise ApiError(404, "version_not_found", f"{target.id} has no {body.version}")
     _guard(request, target, [alias], "move")
     command = ModelAliasChangeRequested(
         **target.fields(),
@@ -143,7 +161,7 @@ async def put_alias(request: web.Request) -> web.Response:
 async def delete_alias(request: web.Request) -> web.Response:
     target = await _target(request)
     alias = _alias(request)
-    if alias not in await request.app[READS].aliases(target.id):
+    if alias not in target.aliases:
         raise not_found(f"no version of {target.id} holds the alias {alias!r}")
     _guard(request, target, [alias], "remove")
     command = ModelAliasChangeRequested(
