@@ -9,12 +9,13 @@ import os
 import shutil
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from cairn.artifacts import references
 from cairn.artifacts.hashing import hash_files
 from cairn.artifacts.manifest import SHA256_HEX, ArtifactManifestEntry, Manifest
-from cairn.artifacts.transfer import fetch_verified, run_parallel
+from cairn.artifacts.transfer import Slice, fetch_verified, fetch_verified_slices, run_parallel
 from cairn.artifacts.upload import batches
 from cairn.errors import ArtifactVerificationError
 from cairn.http import segment
@@ -22,24 +23,59 @@ from cairn.progress import Progress, progress_bar
 from cairn.session import Session
 
 
-def presigned_urls(session: Session, entity: str, digests: Sequence[str]) -> dict[str, str]:
-    """GET URLs for ``digests``, asked for in batches."""
-    urls: dict[str, str] = {}
+@dataclass(frozen=True)
+class Remote:
+    """Where to GET a blob: a whole object, or (packed) ``size`` bytes from ``offset``."""
+
+    url: str
+    offset: int | None = None
+    size: int = 0
+
+
+def locate(session: Session, entity: str, digests: Sequence[str]) -> dict[str, Remote]:
+    """Presigned GETs for ``digests``, asked for in batches."""
+    found: dict[str, Remote] = {}
     path = f"/storage/v1/entities/{segment(entity)}/downloads"
     for batch in batches(list(digests)):
-        urls.update(session.api.post(path, {"digests": list(batch)})["urls"])
-    return urls
+        answer = session.api.post(path, {"digests": list(batch)})
+        ranges: dict[str, dict[str, int]] = answer.get("ranges", {})
+        for digest, url in answer["urls"].items():
+            where = ranges.get(digest)
+            found[digest] = (
+                Remote(url)
+                if where is None
+                else Remote(url, int(where["offset"]), int(where["size"]))
+            )
+    return found
 
 
 def _fetch_into_cache(
-    session: Session, url: str, digest: str, size: int | None, bar: Progress
+    session: Session, remote: Remote, digest: str, size: int | None, bar: Progress
 ) -> Path:
+    if remote.offset is not None:
+        return _fetch_packed_into_cache(session, remote.url, {digest: remote}, bar)[digest]
     tmp = session.cache.new_tmp()
     try:
-        fetch_verified(session.transfer, url, tmp, digest=digest, size=size, bar=bar)
+        fetch_verified(session.transfer, remote.url, tmp, digest=digest, size=size, bar=bar)
         return session.cache.commit(tmp, digest)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _fetch_packed_into_cache(
+    session: Session, url: str, members: dict[str, Remote], bar: Progress
+) -> dict[str, Path]:
+    """Blobs of one pack, in one ranged GET (the span from the first to the last)."""
+    slices = [
+        Slice(int(r.offset or 0), r.size, digest, session.cache.new_tmp())
+        for digest, r in members.items()
+    ]
+    try:
+        fetch_verified_slices(session.transfer, url, slices, bar=bar)
+        return {s.digest: session.cache.commit(s.dest, s.digest) for s in slices}
+    finally:
+        for s in slices:
+            s.dest.unlink(missing_ok=True)
 
 
 def fetch_manifest(session: Session, entity: str, digest: str) -> Manifest:
@@ -48,9 +84,9 @@ def fetch_manifest(session: Session, entity: str, digest: str) -> Manifest:
     # Small enough to check again on every read: a damaged copy is dropped and fetched anew.
     if cached is not None and hashlib.sha256(raw := cached.read_bytes()).hexdigest() == digest:
         return Manifest.from_bytes(raw)
-    url = presigned_urls(session, entity, [digest])[digest]
+    remote = locate(session, entity, [digest])[digest]
     with progress_bar(None, "Manifest") as bar:
-        fetched = _fetch_into_cache(session, url, digest, None, bar)
+        fetched = _fetch_into_cache(session, remote, digest, None, bar)
     return Manifest.from_bytes(fetched.read_bytes())
 
 
@@ -99,14 +135,23 @@ def download_entries(
             session.cache.make_room(sum(missing.values()), keep=found)
         # Batch by batch: presigned GETs expire, so no URL waits behind a long queue.
         for batch in batches(list(missing)):
-            urls = presigned_urls(session, entity, batch)
+            remotes = locate(session, entity, batch)
+            packs: dict[str, dict[str, Remote]] = {}
+            for digest, remote in remotes.items():
+                if remote.offset is not None:
+                    packs.setdefault(remote.url, {})[digest] = remote
+            whole = [d for d in batch if remotes[d].offset is None]
 
-            def fetch(digest: str, urls: dict[str, str] = urls) -> None:
+            def fetch(digest: str, remotes: dict[str, Remote] = remotes) -> None:
                 found[digest] = _fetch_into_cache(
-                    session, urls[digest], digest, missing[digest], bar
+                    session, remotes[digest], digest, missing[digest], bar
                 )
 
-            run_parallel(fetch, batch)
+            def fetch_pack(url: str, packs: dict[str, dict[str, Remote]] = packs) -> None:
+                found.update(_fetch_packed_into_cache(session, url, packs[url], bar))
+
+            run_parallel(fetch_pack, list(packs))
+            run_parallel(fetch, whole)
         for entry in blobs:
             place(found[entry.digest], root / entry.path)
 

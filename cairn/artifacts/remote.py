@@ -62,7 +62,7 @@ def submit(
     raw = manifest.to_bytes()
     digest = manifest.digest()
     sources = [
-        BlobSource(e.digest, e.size, path=e.local_path, mtime_ns=e.mtime_ns)
+        BlobSource(e.digest, e.size, path=e.local_path, mtime_ns=e.mtime_ns, packable=True)
         for e in manifest.blobs()
     ]
     sources.append(BlobSource(digest, len(raw), data=raw))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import httpx
 
@@ -123,3 +124,116 @@ def fetch_verified(
         if attempt + 1 < ATTEMPTS:
             _backoff(attempt)
     raise TransferError(f"download of blob {digest} from {_redact(url)} failed: {problem}")
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A blob stored as bytes ``[offset, offset + size)`` of a pack, fetched into ``dest``."""
+
+    offset: int
+    size: int
+    digest: str
+    dest: Path
+
+
+def fetch_verified_slices(
+    client: httpx.Client, url: str, slices: Sequence[Slice], *, bar: Progress
+) -> None:
+    """GET the one byte range of ``url`` that covers ``slices`` (distinct, non-overlapping)
+    and write each slice to its ``dest``, checking its SHA-256 while streaming.
+
+    Raises ``TransferError`` when a slice does not match after retries.
+    """
+    ordered = sorted(slices, key=lambda s: s.offset)
+    for empty in (s for s in ordered if s.size == 0):
+        _check_empty(empty, url)
+    ordered = [s for s in ordered if s.size > 0]
+    if not ordered:
+        return
+    start, end = ordered[0].offset, max(s.offset + s.size for s in ordered)
+    problem = ""
+    for attempt in range(ATTEMPTS):
+        writer = _SliceWriter(ordered, bar)
+        try:
+            headers = {"Range": f"bytes={start}-{end - 1}"}
+            with client.stream("GET", url, headers=headers) as response:
+                if response.status_code not in (200, 206):
+                    response.read()
+                    problem = f"HTTP {response.status_code}: {response.text[:300]}"
+                    if response.status_code not in RETRY_STATUSES:
+                        break
+                else:
+                    # 200: a server that ignores Range sends the whole object from byte 0.
+                    writer.position = start if response.status_code == 206 else 0
+                    for chunk in response.iter_bytes(CHUNK):
+                        if writer.write(chunk):
+                            break
+                    problem = writer.problem()
+        except httpx.TransportError as exc:
+            problem = str(exc) or type(exc).__name__
+        finally:
+            writer.close()
+        if not problem:
+            return
+        bar.update(-writer.written)
+        if attempt + 1 < ATTEMPTS:
+            _backoff(attempt)
+    raise TransferError(f"download of {len(ordered)} packed blobs from {_redact(url)}: {problem}")
+
+
+def _check_empty(empty: Slice, url: str) -> None:
+    if hashlib.sha256(b"").hexdigest() != empty.digest:
+        raise TransferError(f"storage says blob {empty.digest} of {_redact(url)} is empty")
+    empty.dest.write_bytes(b"")
+
+
+class _SliceWriter:
+    """Consumes a stream positioned at ``position``, writing the slices it covers in order."""
+
+    def __init__(self, slices: Sequence[Slice], bar: Progress) -> None:
+        self._pending = list(reversed(slices))
+        self._bar = bar
+        self._out: BinaryIO | None = None
+        self._hasher = hashlib.sha256()
+        self._mismatched: list[str] = []
+        self.position = 0
+        self.written = 0
+
+    def write(self, chunk: bytes) -> bool:
+        """Take a chunk; True once every slice is written."""
+        view = memoryview(chunk)
+        while view and self._pending:
+            current = self._pending[-1]
+            if self.position < current.offset:  # bytes of members not asked for
+                skip = min(current.offset - self.position, len(view))
+                view, self.position = view[skip:], self.position + skip
+                continue
+            if self._out is None:
+                self._out, self._hasher = current.dest.open("wb"), hashlib.sha256()
+            take = min(current.offset + current.size - self.position, len(view))
+            self._out.write(view[:take])
+            self._hasher.update(view[:take])
+            view, self.position, self.written = (
+                view[take:],
+                self.position + take,
+                self.written + take,
+            )
+            self._bar.update(take)
+            if self.position == current.offset + current.size:
+                self.close()
+                if self._hasher.hexdigest() != current.digest:
+                    self._mismatched.append(current.digest)
+                self._pending.pop()
+        return not self._pending
+
+    def problem(self) -> str:
+        if self._pending:
+            return f"the response ended before blob {self._pending[-1].digest}"
+        if self._mismatched:
+            return f"blobs {', '.join(self._mismatched)} came back with other content"
+        return ""
+
+    def close(self) -> None:
+        if self._out is not None:
+            self._out.close()
+            self._out = None

@@ -1,5 +1,6 @@
 """Uploading blobs: ask storage what it lacks, PUT only that straight to object storage with
-the presigned URLs (multipart parts in parallel, streamed from the file), then complete.
+the presigned URLs (multipart parts in parallel, streamed from the file; small files packed
+several to a PUT when storage opens packs for them), then complete.
 
 The plan (which PUTs, which byte ranges) is pure and separate from the transfer.
 """
@@ -32,6 +33,9 @@ class BlobSource:
     path: str | None = None
     mtime_ns: int | None = None
     data: bytes | None = field(default=None, repr=False)
+    # Read back only through storage's downloads (an artifact's file, not its manifest), so
+    # storage may keep it inside a pack with other small blobs.
+    packable: bool = False
 
     def chunks(self, offset: int, length: int) -> Iterator[bytes]:
         """The bytes ``[offset, offset + length)``, streamed: never the whole blob in memory."""
@@ -70,10 +74,35 @@ class BlobSource:
 
 
 @dataclass(frozen=True)
-class PutJob:
-    """One PUT: a whole blob, or one part of a multipart upload."""
+class PackSource:
+    """A pack storage opened: its members' bytes one after the other, in its order."""
 
-    source: BlobSource
+    pack_id: str
+    members: tuple[BlobSource, ...]
+
+    @property
+    def digest(self) -> str:  # what names a PUT job in errors and ETags
+        return self.pack_id
+
+    @property
+    def size(self) -> int:
+        return sum(m.size for m in self.members)
+
+    def chunks(self, offset: int, length: int) -> Iterator[bytes]:
+        start = 0
+        for member in self.members:
+            end = start + member.size
+            if end > offset and start < offset + length:
+                first = max(offset, start)
+                yield from member.chunks(first - start, min(end, offset + length) - first)
+            start = end
+
+
+@dataclass(frozen=True)
+class PutJob:
+    """One PUT: a whole blob, a pack, or one part of a multipart upload."""
+
+    source: BlobSource | PackSource
     url: str
     headers: dict[str, str]
     offset: int
@@ -119,6 +148,33 @@ def plan_jobs(uploads: Sequence[dict[str, Any]], sources: dict[str, BlobSource])
     return jobs
 
 
+def pack_jobs(packs: Sequence[dict[str, Any]], sources: dict[str, BlobSource]) -> list[PutJob]:
+    """One PUT per pack storage opened, streaming its members in storage's order."""
+    jobs: list[PutJob] = []
+    for pack in packs:
+        offset = 0
+        members: list[BlobSource] = []
+        for member in pack["members"]:
+            source = sources[member["digest"]]
+            if int(member["offset"]) != offset or int(member["size"]) != source.size:
+                raise TransferError(f"storage laid out pack {pack['pack_id']} inconsistently")
+            members.append(source)
+            offset += source.size
+        job_source = PackSource(str(pack["pack_id"]), tuple(members))
+        jobs.append(PutJob(job_source, str(pack["url"]), {}, 0, job_source.size))
+    return jobs
+
+
+def pack_completions(packs: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "pack_id": pack["pack_id"],
+            "members": [{"digest": m["digest"], "size": m["size"]} for m in pack["members"]],
+        }
+        for pack in packs
+    ]
+
+
 def completions(
     uploads: Sequence[dict[str, Any]], etags: dict[tuple[str, int], str]
 ) -> list[dict[str, Any]]:
@@ -149,19 +205,26 @@ def upload_blobs(
     sent = 0
     with progress_bar(0, desc) as bar:
         for batch in batches(blobs):
-            answer = session.api.post(
-                base, {"blobs": [{"digest": b.digest, "size": b.size} for b in batch]}
-            )
+            asked = [{"digest": b.digest, "size": b.size, "packable": b.packable} for b in batch]
+            answer = session.api.post(base, {"blobs": asked})
             uploads: list[dict[str, Any]] = answer.get("uploads", [])
-            if not uploads:
+            packs: list[dict[str, Any]] = answer.get("packs", [])
+            if not uploads and not packs:
                 continue
-            for upload in uploads:
-                by_digest[upload["digest"]].check_uploadable()
-            jobs = plan_jobs(uploads, by_digest)
+            for digest in [u["digest"] for u in uploads] + [
+                m["digest"] for p in packs for m in p["members"]
+            ]:
+                by_digest[digest].check_uploadable()
+            jobs = plan_jobs(uploads, by_digest) + pack_jobs(packs, by_digest)
             bar.add_total(sum(job.length for job in jobs))
             etags = _put_all(session, jobs, bar)
-            bar.set_description(f"{desc} (storage verifies)")  # it re-reads multipart blobs
-            _complete(session, base, completions(uploads, etags), by_digest)
+            bar.set_description(f"{desc} (storage verifies)")  # it re-reads packs, multipart
+            _complete(
+                session,
+                base,
+                {"blobs": completions(uploads, etags), "packs": pack_completions(packs)},
+                by_digest,
+            )
             bar.set_description(desc)
             sent += sum(job.length for job in jobs)
     return sent
@@ -190,10 +253,10 @@ def _put_all(session: Session, jobs: Sequence[PutJob], bar: Progress) -> dict[tu
 
 
 def _complete(
-    session: Session, base: str, items: list[dict[str, Any]], sources: dict[str, BlobSource]
+    session: Session, base: str, body: dict[str, Any], sources: dict[str, BlobSource]
 ) -> None:
     try:
-        session.api.post(f"{base}/complete", {"blobs": items})
+        session.api.post(f"{base}/complete", body)
     except CommError as exc:
         if exc.code not in {"checksum_mismatch", "size_mismatch"}:
             raise

@@ -63,6 +63,43 @@ class HashedBlob:
 
 
 @dataclass(frozen=True)
+class HashedSlices:
+    """What streaming an object back measured: its length, and the SHA-256 of each of the
+    consecutive slices asked for that the object held in full."""
+
+    size: int
+    sha256_hex: tuple[str, ...]
+
+
+class SliceHasher:
+    """SHA-256 of consecutive slices of a stream, fed chunk by chunk."""
+
+    def __init__(self, sizes: Sequence[int]) -> None:
+        self._sizes = list(reversed(sizes))
+        self._left = self._sizes.pop() if self._sizes else None
+        self._hasher = hashlib.sha256()
+        self.size = 0
+        self.digests: list[str] = []
+        self._settle()
+
+    def update(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        view = memoryview(chunk)
+        while view and self._left is not None:
+            take = min(self._left, len(view))
+            self._hasher.update(view[:take])
+            view = view[take:]
+            self._left -= take
+            self._settle()
+
+    def _settle(self) -> None:
+        while self._left == 0:  # a slice is complete (an empty one at once)
+            self.digests.append(self._hasher.hexdigest())
+            self._hasher = hashlib.sha256()
+            self._left = self._sizes.pop() if self._sizes else None
+
+
+@dataclass(frozen=True)
 class PresignRequest:
     method: str  # "GET" or "PUT"
     key: str
@@ -95,6 +132,8 @@ class BlobStore(Protocol):
     async def stat_with_checksum(self, key: str) -> BlobInfo | None: ...
 
     async def read_sha256(self, key: str) -> HashedBlob | None: ...
+
+    async def read_sha256_slices(self, key: str, sizes: Sequence[int]) -> HashedSlices | None: ...
 
     async def put_bytes(self, key: str, data: bytes, content_type: str = ...) -> BlobInfo: ...
 
@@ -217,6 +256,28 @@ class S3BlobStore:
                     digest.update(chunk)
                     size += len(chunk)
                 return HashedBlob(size=size, sha256_hex=digest.hexdigest())
+            finally:
+                response.close()
+                response.release_conn()
+
+        return await self._run(run)
+
+    async def read_sha256_slices(self, key: str, sizes: Sequence[int]) -> HashedSlices | None:
+        """Stream the object back and hash consecutive slices of ``sizes`` bytes (a pack's
+        members); None if there is no object."""
+
+        def run() -> HashedSlices | None:
+            try:
+                response = self._client.get_object(self._bucket, key)
+            except S3Error as exc:
+                if exc.code in _NOT_FOUND:
+                    return None
+                raise
+            try:
+                hasher = SliceHasher(sizes)
+                for chunk in response.stream(_HASH_CHUNK):
+                    hasher.update(chunk)
+                return HashedSlices(size=hasher.size, sha256_hex=tuple(hasher.digests))
             finally:
                 response.close()
                 response.release_conn()

@@ -48,6 +48,10 @@ class Settings(BaseSettings):
     # Storage: blobs above the threshold upload in parts (S3's smallest non-last part is 5 MiB).
     multipart_threshold_bytes: int = Field(default=64 * MIB, ge=0)
     multipart_part_bytes: int = Field(default=64 * MIB, ge=5 * MIB, le=5 * 1024 * MIB)
+    # Packable blobs up to this size upload together, as one object of at most pack_max_bytes
+    # (0 turns packing off).
+    pack_member_max_bytes: int = Field(default=1 * MIB, ge=0, le=64 * MIB)
+    pack_max_bytes: int = Field(default=64 * MIB, ge=1 * MIB, le=5 * 1024 * MIB)
     presign_expiry_s: int = Field(default=3600, ge=1, le=WEEK_S)  # presigned GETs
     upload_expiry_s: int = Field(default=6 * 3600, ge=1, le=WEEK_S)  # a big model's parts
 

@@ -176,7 +176,10 @@ async def test_upload_complete_and_present_on_the_next_call(
 
     # Re-logging the same content uploads nothing.
     status, again = await stack.post(stack.url("uploads"), {"blobs": blobs})
-    assert (status, again) == (200, {"present": [b["digest"] for b in blobs], "uploads": []})
+    assert (status, again) == (
+        200,
+        {"present": [b["digest"] for b in blobs], "uploads": [], "packs": []},
+    )
     stats = await stack.client.get(stack.url("stats"), headers=stack.owner.headers)
     assert await stats.json() == {"blobs": 3, "bytes": 5 + 400}
 
@@ -411,3 +414,89 @@ async def test_a_batch_larger_than_one_index_chunk(stack: Stack) -> None:
     assert (len(again["present"]), again["uploads"]) == (1100, [])
     stats = await stack.client.get(stack.url("stats"), headers=stack.owner.headers)
     assert await stats.json() == {"blobs": 1100, "bytes": 1100 * 64}
+
+
+async def test_packable_small_blobs_go_up_in_one_put_and_come_down_as_ranges(
+    stack: Stack,
+) -> None:
+    contents = [b"alpha", b"", b"gamma" * 100, b"delta"]
+    manifest = b'{"a manifest": "never packed"}'
+    blobs = [blob(data) | {"packable": True} for data in contents] + [blob(manifest)]
+
+    status, opened = await stack.post(stack.url("uploads"), {"blobs": blobs})
+
+    assert status == 200
+    assert [u["digest"] for u in opened["uploads"]] == [blob(manifest)["digest"]]
+    (pack,) = opened["packs"]
+    assert [(m["digest"], m["offset"]) for m in pack["members"]] == [
+        (blob(contents[0])["digest"], 0),
+        (blob(contents[1])["digest"], 5),
+        (blob(contents[2])["digest"], 5),
+        (blob(contents[3])["digest"], 505),
+    ]
+    await put_all(opened["uploads"], {blob(manifest)["digest"]: manifest})
+    async with httpx.AsyncClient(timeout=60) as http:
+        put = await http.put(pack["url"], content=b"".join(contents))
+        assert put.status_code == 200, put.text
+    members = [{"digest": m["digest"], "size": m["size"]} for m in pack["members"]]
+    status, completed = await stack.post(
+        stack.url("uploads/complete"),
+        {"blobs": [blob(manifest)], "packs": [{"pack_id": pack["pack_id"], "members": members}]},
+    )
+    assert (status, completed) == (
+        200,
+        {"stored": [blob(manifest)["digest"], *(m["digest"] for m in members)]},
+    )
+
+    digests = [m["digest"] for m in members]
+    status, found = await stack.post(stack.url("downloads"), {"digests": digests})
+    assert status == 200
+    assert len(set(found["urls"].values())) == 1  # one URL serves the whole pack
+    async with httpx.AsyncClient(timeout=60) as http:
+        for data, digest in zip(contents, digests, strict=True):
+            where = found["ranges"][digest]
+            assert (where["size"]) == len(data)
+            if not data:
+                continue
+            last = where["offset"] + where["size"] - 1
+            got = await http.get(
+                found["urls"][digest], headers={"Range": f"bytes={where['offset']}-{last}"}
+            )
+            assert (got.status_code, got.content) == (206, data)
+
+
+async def test_a_pack_whose_content_is_wrong_records_nothing_and_is_deleted(
+    stack: Stack,
+) -> None:
+    contents = [b"one", b"two"]
+    blobs = [blob(data) | {"packable": True} for data in contents]
+    status, opened = await stack.post(stack.url("uploads"), {"blobs": blobs})
+    (pack,) = opened["packs"]
+    async with httpx.AsyncClient(timeout=60) as http:
+        assert (await http.put(pack["url"], content=b"onX" + b"two")).status_code == 200
+    members = [{"digest": m["digest"], "size": m["size"]} for m in pack["members"]]
+
+    status, refused = await stack.post(
+        stack.url("uploads/complete"),
+        {"packs": [{"pack_id": pack["pack_id"], "members": members}], "blobs": []},
+    )
+    wrong_id, _ = await stack.post(
+        stack.url("uploads/complete"),
+        {"packs": [{"pack_id": "0" * 64, "members": members}], "blobs": []},
+    )
+
+    assert (status, refused["error"]["code"]) == (409, "checksum_mismatch")
+    failed = refused["error"]["details"]["failed"]
+    assert [f["digest"] for f in failed] == [blob(b"one")["digest"]]
+    assert wrong_id == 400
+    status, check = await stack.post(
+        stack.url("blobs/check"), {"digests": [m["digest"] for m in members]}
+    )
+    assert check["missing"] == [m["digest"] for m in members]
+    async with httpx.AsyncClient(timeout=60) as http:
+        assert (await http.put(pack["url"], content=b"onetwo")).status_code == 200
+    status, _ = await stack.post(
+        stack.url("uploads/complete"),
+        {"packs": [{"pack_id": pack["pack_id"], "members": members}], "blobs": []},
+    )
+    assert status == 200  # the same pack, uploaded right this time

@@ -10,7 +10,7 @@ import pytest
 
 import cairn
 from cairn.artifacts.download import place
-from cairn.artifacts.transfer import fetch_verified
+from cairn.artifacts.transfer import Slice, fetch_verified, fetch_verified_slices
 from cairn.errors import ArtifactVerificationError, TransferError
 from cairn.progress import Progress
 from cairn.session import Session
@@ -96,6 +96,32 @@ def test_fetch_verified_checks_size_and_digest(
             fetch_verified(session.transfer, url, dest, digest=_sha(b"payload"), size=8, bar=bar)
         with pytest.raises(TransferError, match="HTTP 404"):
             fetch_verified(session.transfer, f"{files.url}/gone", dest, digest="0", size=1, bar=bar)
+
+
+def test_packed_blobs_come_from_one_get_each_slice_checked(
+    files: FileServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cairn.artifacts.transfer.time.sleep", lambda s: None)
+    members = [b"first", b"", b"skipped", b"third" * 1000]
+    url = files.put("/pack", b"".join(members))
+    wanted = [  # the empty one, and two around a member the cache had already
+        Slice(5, 0, _sha(b""), tmp_path / "empty"),
+        Slice(12, 5000, _sha(members[3]), tmp_path / "third"),
+        Slice(0, 5, _sha(b"first"), tmp_path / "first"),
+    ]
+    with Session() as session, Progress(None, "t") as bar:
+        # This server ignores Range and sends the whole object: the slices are found anyway.
+        fetch_verified_slices(session.transfer, url, wanted, bar=bar)
+
+        assert [(tmp_path / n).read_bytes() for n in ("first", "empty", "third")] == [
+            b"first",
+            b"",
+            members[3],
+        ]
+        assert files.gets == ["/pack"]
+        files.corrupt.add("/pack")
+        with pytest.raises(TransferError, match="packed blobs"):
+            fetch_verified_slices(session.transfer, url, wanted, bar=bar)
 
 
 def _sha(data: bytes) -> str:

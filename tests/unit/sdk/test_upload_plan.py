@@ -16,6 +16,7 @@ from cairn.artifacts.upload import (
     PutJob,
     batches,
     completions,
+    pack_jobs,
     plan_jobs,
     unique_blobs,
     upload_blobs,
@@ -33,6 +34,31 @@ def _source(tmp_path: Path, size: int, name: str = "blob") -> BlobSource:
     st = path.stat()
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     return BlobSource(digest, size, path=str(path), mtime_ns=st.st_mtime_ns)
+
+
+def test_a_pack_streams_its_members_in_storage_order(tmp_path: Path) -> None:
+    a, b = _source(tmp_path, 3 * MIB + 5, "a"), _source(tmp_path, 7, "b")
+    empty = BlobSource(hashlib.sha256(b"").hexdigest(), 0, data=b"")
+    opened: dict[str, Any] = {
+        "pack_id": "p" * 64,
+        "url": "https://s3.test/pack",
+        "size": a.size + b.size,
+        "members": [
+            {"digest": b.digest, "size": b.size, "offset": 0},
+            {"digest": empty.digest, "size": 0, "offset": b.size},
+            {"digest": a.digest, "size": a.size, "offset": b.size},
+        ],
+    }
+
+    (job,) = pack_jobs([opened], {s.digest: s for s in (a, b, empty)})
+
+    assert (job.url, job.offset, job.length) == ("https://s3.test/pack", 0, a.size + b.size)
+    sent = b"".join(job.source.chunks(0, job.length))
+    assert sent == Path(b.path or "").read_bytes() + Path(a.path or "").read_bytes()
+    assert b"".join(job.source.chunks(4, 10)) == sent[4:14]  # a range across two members
+    opened["members"][2]["offset"] = b.size + 1
+    with pytest.raises(TransferError, match="inconsistently"):
+        pack_jobs([opened], {s.digest: s for s in (a, b, empty)})
 
 
 def test_each_digest_is_asked_for_once() -> None:

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from cairn_shared.blobstore import (
     BlobInfo,
     HashedBlob,
+    HashedSlices,
     MultipartRejectedError,
     PresignRequest,
+    SliceHasher,
     UploadedPart,
 )
+from cairn_shared.manifests import blob_key
 from cairn_storage.adapters.blob_index import BlobStats
-from cairn_storage.domain.blobs import Blob, checksum_sha256
+from cairn_storage.domain.blobs import Blob, Location, checksum_sha256
 
 
 @dataclass
@@ -63,6 +66,15 @@ class FakeBlobStore:
         if obj is None:
             return None
         return HashedBlob(len(obj.data), hashlib.sha256(obj.data).hexdigest())
+
+    async def read_sha256_slices(self, key: str, sizes: Sequence[int]) -> HashedSlices | None:
+        self.calls.append(f"hash slices {key}")
+        obj = self.objects.get(key)
+        if obj is None:
+            return None
+        hasher = SliceHasher(sizes)
+        hasher.update(obj.data)
+        return HashedSlices(hasher.size, tuple(hasher.digests))
 
     async def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"
@@ -124,17 +136,30 @@ class FakeBlobIndex:
 
     sizes_by_id: dict[tuple[str, str], int] = field(default_factory=dict)
     stored_by: dict[tuple[str, str], str] = field(default_factory=dict)
+    placed: dict[tuple[str, str], Location] = field(default_factory=dict)
 
     async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
         return {d: self.sizes_by_id[entity, d] for d in digests if (entity, d) in self.sizes_by_id}
 
+    async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
+        return {d: self.placed[entity, d] for d in digests if (entity, d) in self.placed}
+
     async def add_many(
-        self, entity: str, blobs: Sequence[Blob], *, stored_by: str, stored_at: datetime
+        self,
+        entity: str,
+        blobs: Sequence[Blob],
+        *,
+        stored_by: str,
+        stored_at: datetime,
+        packed: Mapping[str, Location] | None = None,
     ) -> int:
         new = [b for b in blobs if (entity, b.digest) not in self.sizes_by_id]
         for blob in new:
             self.sizes_by_id[entity, blob.digest] = blob.size
             self.stored_by[entity, blob.digest] = stored_by
+            self.placed[entity, blob.digest] = (packed or {}).get(blob.digest) or Location(
+                blob_key(entity, blob.digest), blob.size
+            )
         return len(new)
 
     async def stats(self, entity: str) -> BlobStats:

@@ -1,14 +1,15 @@
 """The blob index in MongoDB (database ``cairn_storage``, collection ``blobs``).
 
-One document per verified blob, ``_id = "{entity}/{digest}"``, written only by insert: a blob
-is immutable once verified, so there is no update to lose on FerretDB, and two completions of
+One document per verified blob, ``_id = "{entity}/{digest}"``, holding where its bytes are
+(``key``, and ``offset`` for a member of a pack), written only by insert: a blob is immutable
+once verified, so there is no update to lose on FerretDB, and two completions of
 the same blob race harmlessly on the ``_id``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -17,13 +18,13 @@ from cairn_shared.manifests import blob_key
 from cairn_shared.mongo import Database, ensure_indexes, insert_many_once
 from pymongo import ASCENDING, IndexModel
 
-from cairn_storage.domain.blobs import Blob
+from cairn_storage.domain.blobs import Blob, Location
 
-CHUNK = 1_000  # documents per query or insert: bounded command sizes
-# Up to this many digests are looked up one ``_id`` at a time. FerretDB 1.x pushes only ``_id``
-# equality down to its storage; an ``$in`` scans the whole collection (measured with 6,000
-# blobs: 10 digests take 17 ms one by one and 480 ms by ``$in``). On MongoDB both are indexed.
-FEW = 100
+CHUNK = 1_000  # documents per insert: bounded command sizes
+# Digests per ``$in`` lookup, the lookups of one call concurrent. The local stack's FerretDB
+# is patched to answer an ``_id`` ``$in`` from its index (deploy/local/ferretdb/patches);
+# it then spends ~0.1 ms per document found, whatever the chunk size. MongoDB indexes it.
+LOOKUP_CHUNK = 250
 
 
 @dataclass(frozen=True)
@@ -37,10 +38,21 @@ class BlobIndex(Protocol):
         """The size of each of ``digests`` the index holds; absent ones are left out."""
         ...
 
+    async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
+        """Where each of ``digests`` the index holds is stored; absent ones are left out."""
+        ...
+
     async def add_many(
-        self, entity: str, blobs: Sequence[Blob], *, stored_by: str, stored_at: datetime
+        self,
+        entity: str,
+        blobs: Sequence[Blob],
+        *,
+        stored_by: str,
+        stored_at: datetime,
+        packed: Mapping[str, Location] | None = None,
     ) -> int:
-        """Record ``blobs`` unless present; how many were new."""
+        """Record ``blobs`` unless present; how many were new. A blob is its own object unless
+        ``packed`` places it in a pack."""
         ...
 
     async def stats(self, entity: str) -> BlobStats: ...
@@ -58,29 +70,44 @@ class MongoBlobIndex:
         await ensure_indexes(self._blobs, [IndexModel([("entity", ASCENDING)])])
 
     async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
-        if len(digests) <= FEW:
-            return await self._sizes_one_by_one(entity, digests)
-        found: dict[str, int] = {}
-        for start in range(0, len(digests), CHUNK):
-            ids = [blob_id(entity, d) for d in digests[start : start + CHUNK]]
-            cursor = self._blobs.find({"_id": {"$in": ids}}, {"digest": 1, "size": 1})
-            async for doc in cursor:
-                found[doc["digest"]] = int(doc["size"])
-        return found
+        return {d: int(doc["size"]) for d, doc in (await self._find(entity, digests)).items()}
 
-    async def _sizes_one_by_one(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
-        docs = await asyncio.gather(
-            *(self._blobs.find_one({"_id": blob_id(entity, d)}, {"size": 1}) for d in digests)
+    async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
+        return {d: _location(doc) for d, doc in (await self._find(entity, digests)).items()}
+
+    async def _find(self, entity: str, digests: Sequence[str]) -> dict[str, dict[str, Any]]:
+        projection = {"digest": 1, "size": 1, "key": 1, "offset": 1}
+        chunks = [digests[i : i + LOOKUP_CHUNK] for i in range(0, len(digests), LOOKUP_CHUNK)]
+        found = await asyncio.gather(
+            *(
+                self._blobs.find(
+                    {"_id": {"$in": [blob_id(entity, d) for d in chunk]}}, projection
+                ).to_list(None)
+                for chunk in chunks
+            )
         )
-        return {d: int(doc["size"]) for d, doc in zip(digests, docs, strict=True) if doc}
+        return {doc["digest"]: doc for docs in found for doc in docs}
 
     async def add_many(
-        self, entity: str, blobs: Sequence[Blob], *, stored_by: str, stored_at: datetime
+        self,
+        entity: str,
+        blobs: Sequence[Blob],
+        *,
+        stored_by: str,
+        stored_at: datetime,
+        packed: Mapping[str, Location] | None = None,
     ) -> int:
+        places = packed or {}
         inserted = 0
         for start in range(0, len(blobs), CHUNK):
             docs = [
-                _document(entity, blob, stored_by=stored_by, stored_at=stored_at)
+                _document(
+                    entity,
+                    blob,
+                    places.get(blob.digest) or Location(blob_key(entity, blob.digest), blob.size),
+                    stored_by=stored_by,
+                    stored_at=stored_at,
+                )
                 for blob in blobs[start : start + CHUNK]
             ]
             # A duplicate ``_id``: another completion recorded the same blob first (success).
@@ -106,13 +133,23 @@ class MongoBlobIndex:
         return int(rows[0]["bytes"]) if rows else 0
 
 
-def _document(entity: str, blob: Blob, *, stored_by: str, stored_at: datetime) -> dict[str, Any]:
-    return {
+def _document(
+    entity: str, blob: Blob, where: Location, *, stored_by: str, stored_at: datetime
+) -> dict[str, Any]:
+    doc = {
         "_id": blob_id(entity, blob.digest),
         "entity": entity,
         "digest": blob.digest,
         "size": blob.size,
-        "key": blob_key(entity, blob.digest),
+        "key": where.key,
         "stored_at": stored_at,
         "stored_by": stored_by,
     }
+    if where.offset is not None:
+        doc["offset"] = where.offset
+    return doc
+
+
+def _location(doc: Mapping[str, Any]) -> Location:
+    offset = doc.get("offset")
+    return Location(str(doc["key"]), int(doc["size"]), None if offset is None else int(offset))

@@ -8,13 +8,13 @@ is always asked again. Whatever deletes blobs (garbage collection) must call ``f
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from cachetools import LRUCache
 
 from cairn_storage.adapters.blob_index import BlobIndex, BlobStats, blob_id
-from cairn_storage.domain.blobs import Blob
+from cairn_storage.domain.blobs import Blob, Location
 
 
 class KnownBlobs:
@@ -39,11 +39,20 @@ class KnownBlobs:
             found.update(fetched)
         return found
 
+    async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
+        return await self._index.locations(entity, digests)  # sizes only are remembered
+
     async def add_many(
-        self, entity: str, blobs: Sequence[Blob], *, stored_by: str, stored_at: datetime
+        self,
+        entity: str,
+        blobs: Sequence[Blob],
+        *,
+        stored_by: str,
+        stored_at: datetime,
+        packed: Mapping[str, Location] | None = None,
     ) -> int:
         inserted = await self._index.add_many(
-            entity, blobs, stored_by=stored_by, stored_at=stored_at
+            entity, blobs, stored_by=stored_by, stored_at=stored_at, packed=packed
         )
         self._remember(entity, {blob.digest: blob.size for blob in blobs})
         return inserted

@@ -20,6 +20,15 @@ class Blob:
     size: int
 
 
+@dataclass(frozen=True)
+class Location:
+    """Where a verified blob's bytes are: a whole object, or ``size`` bytes of a pack."""
+
+    key: str
+    size: int
+    offset: int | None = None  # None: the whole object at ``key``
+
+
 def check_digest(digest: str) -> str:
     if not SHA256_HEX.fullmatch(digest):
         raise ValueError(

@@ -3,13 +3,14 @@
 Storage records a blob only once S3 holds exactly ``size`` bytes whose SHA-256 is ``digest``.
 A single PUT carries S3's own SHA-256 check (the ``x-amz-checksum-sha256`` header), so a HEAD
 settles it; anything else (a multipart upload, a PUT without the header) is hashed by reading it
-back. An object whose content is wrong is deleted; one whose content is proven right stays,
-even if the client declared the wrong size, so that a lying client cannot delete good data.
+back, and so is a pack, member by member. An object whose content is wrong is deleted; one whose
+content is proven right stays, even if the client declared the wrong size, so that a lying
+client cannot delete good data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -73,6 +74,25 @@ def judge_content(blob: Blob, *, size: int | None, sha256_hex: str | None) -> Fa
     if size != blob.size:
         return Failure(blob.digest, Reason.SIZE_MISMATCH, blob.size, size)
     return Verdict.VERIFIED
+
+
+def judge_pack(
+    members: Sequence[Blob], *, size: int | None, sha256_hex: Sequence[str] | None
+) -> list[Failure]:
+    """What reading a pack back measured (``size`` None: no object); no failure means every
+    member is verified. Content that is not the pack's is discarded whole."""
+    if size is None or sha256_hex is None:
+        return [Failure(b.digest, Reason.MISSING, b.size) for b in members]
+    if size != sum(b.size for b in members):
+        return [
+            Failure(b.digest, Reason.SIZE_MISMATCH, b.size, detail="pack size", discard=True)
+            for b in members
+        ]
+    return [
+        Failure(b.digest, Reason.CHECKSUM_MISMATCH, b.size, b.size, discard=True)
+        for b, found in zip(members, sha256_hex, strict=True)
+        if found != b.digest
+    ]
 
 
 def judge_indexed(blob: Blob, indexed_size: int) -> Failure | Verdict:

@@ -1,14 +1,15 @@
 """Opening upload sessions: which blobs the entity already has, and presigned URLs for the rest.
 
 Bytes go from the client straight to S3; a single PUT carries the blob's SHA-256 as
-``x-amz-checksum-sha256``, so S3 itself refuses a corrupted body.
+``x-amz-checksum-sha256``, so S3 itself refuses a corrupted body. A pack's PUT carries no
+checksum (storage cannot know it): completion hashes each member instead.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from cairn_shared.settings import Settings
 
 from cairn_storage.adapters.blob_index import BlobIndex
 from cairn_storage.domain.blobs import Blob, checksum_sha256
+from cairn_storage.domain.packs import MIB, is_packable, pack_key, plan_packs
 from cairn_storage.domain.uploads import (
     MAX_PRESIGNED_PARTS,
     PartPlan,
@@ -37,6 +39,8 @@ class UploadPolicy:
     part_bytes: int
     expires: timedelta
     concurrency: int
+    pack_member_max_bytes: int = 0
+    pack_max_bytes: int = 64 * MIB
 
     @classmethod
     def from_settings(cls, settings: Settings) -> UploadPolicy:
@@ -45,6 +49,8 @@ class UploadPolicy:
             part_bytes=settings.multipart_part_bytes,
             expires=timedelta(seconds=settings.upload_expiry_s),
             concurrency=settings.s3_concurrency,
+            pack_member_max_bytes=settings.pack_member_max_bytes,
+            pack_max_bytes=settings.pack_max_bytes,
         )
 
 
@@ -53,6 +59,7 @@ class Sessions:
     present: list[str]
     uploads: list[dict[str, Any]]
     conflicts: list[Failure]  # declared sizes the index contradicts: nothing was opened
+    packs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class TooManyPartsError(ValueError):
@@ -60,8 +67,16 @@ class TooManyPartsError(ValueError):
 
 
 async def open_uploads(
-    entity: str, blobs: Sequence[Blob], *, index: BlobIndex, store: BlobStore, policy: UploadPolicy
+    entity: str,
+    blobs: Sequence[Blob],
+    *,
+    index: BlobIndex,
+    store: BlobStore,
+    policy: UploadPolicy,
+    packable: Collection[str] = frozenset(),
 ) -> Sessions:
+    """Presigned uploads for the blobs the index lacks; those in ``packable`` that are small
+    enough go into packs (one PUT each) instead of an upload of their own."""
     known = await index.sizes(entity, [b.digest for b in blobs])
     conflicts = [
         verdict
@@ -71,7 +86,13 @@ async def open_uploads(
     if conflicts:
         return Sessions(present=[], uploads=[], conflicts=conflicts)
     present = [b.digest for b in blobs if b.digest in known]
-    missing = [b for b in blobs if b.digest not in known]
+    absent = [b for b in blobs if b.digest not in known]
+    packed = [
+        b for b in absent if b.digest in packable and is_packable(b, policy.pack_member_max_bytes)
+    ]
+    packs = plan_packs(packed, max_bytes=policy.pack_max_bytes)
+    in_packs = {b.digest for b in packed}
+    missing = [b for b in absent if b.digest not in in_packs]
     multipart = [b for b in missing if is_multipart(b.size, policy.threshold)]
     plans = {b.digest: plan_parts(b.size, policy.part_bytes) for b in multipart}
     if sum(p.part_count for p in plans.values()) > MAX_PRESIGNED_PARTS:
@@ -91,13 +112,17 @@ async def open_uploads(
             for blob in missing
             for request in _presign_requests(entity, blob, plans, upload_ids, policy)
         ]
+        requests += [PresignRequest("PUT", pack_key(entity, p.id), policy.expires) for p in packs]
         urls = iter(await store.presign_many(requests))
     except BaseException:
         await _abort(entity, upload_ids, store)
         raise
-    # The URLs come back in request order: one per single PUT, one per part.
+    # The URLs come back in request order: one per single PUT, one per part, one per pack.
     uploads = [_upload(blob, plans.get(blob.digest), upload_ids, urls) for blob in missing]
-    return Sessions(present=present, uploads=uploads, conflicts=[])
+    opened = [
+        {"pack_id": p.id, "size": p.size, "url": next(urls), "members": p.as_json()} for p in packs
+    ]
+    return Sessions(present=present, uploads=uploads, conflicts=[], packs=opened)
 
 
 def _presign_requests(

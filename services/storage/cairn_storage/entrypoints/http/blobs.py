@@ -11,7 +11,6 @@ from cairn_shared.http.access import require_role
 from cairn_shared.http.errors import ApiError
 from cairn_shared.http.keys import SETTINGS
 from cairn_shared.http.requests import entity_param, read_json
-from cairn_shared.manifests import blob_key
 
 from cairn_storage.domain.blobs import unique_digests
 from cairn_storage.entrypoints.http.app_keys import BLOBS, INDEX
@@ -37,8 +36,8 @@ async def downloads(request: web.Request) -> web.Response:
     require_role(request, entity, Role.VIEWER)
     body = await read_json(request, DownloadsRequest)
     digests = unique_digests(body.digests)
-    present = await request.app[INDEX].sizes(entity, digests)
-    missing = [d for d in digests if d not in present]
+    located = await request.app[INDEX].locations(entity, digests)
+    missing = [d for d in digests if d not in located]
     if missing:
         raise ApiError(
             404,
@@ -47,10 +46,20 @@ async def downloads(request: web.Request) -> web.Response:
             details={"missing": missing},
         )
     expires = timedelta(seconds=request.app[SETTINGS].presign_expiry_s)
-    urls = await request.app[BLOBS].presign_many(
-        [PresignRequest("GET", blob_key(entity, d), expires) for d in digests]
+    keys = list(dict.fromkeys(located[d].key for d in digests))  # a pack's URL serves all
+    signed = await request.app[BLOBS].presign_many(
+        [PresignRequest("GET", key, expires) for key in keys]
     )
-    return web.json_response({"urls": dict(zip(digests, urls, strict=True))})
+    url_of = dict(zip(keys, signed, strict=True))
+    # A packed blob is a byte range of its URL's object: GET it with a Range header.
+    ranges = {
+        d: {"offset": where.offset, "size": where.size}
+        for d in digests
+        if (where := located[d]).offset is not None
+    }
+    return web.json_response(
+        {"urls": {d: url_of[located[d].key] for d in digests}, "ranges": ranges}
+    )
 
 
 @routes.get(ENTITY_URL + "/stats")

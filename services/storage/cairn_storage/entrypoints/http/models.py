@@ -27,10 +27,16 @@ class BlobSpec(BaseModel):
     size: int = Field(ge=0, le=MAX_OBJECT_BYTES)
 
 
+class UploadSpec(BlobSpec):
+    # The client reads this blob only through storage's downloads (an artifact file, not a
+    # manifest), so it may be stored inside a pack.
+    packable: bool = False
+
+
 class UploadsRequest(BaseModel):
     model_config = _STRICT
 
-    blobs: list[BlobSpec] = Field(max_length=MAX_BLOBS_PER_CALL)
+    blobs: list[UploadSpec] = Field(max_length=MAX_BLOBS_PER_CALL)
 
 
 class PartSpec(BaseModel):
@@ -56,10 +62,26 @@ class CompletedSpec(BlobSpec):
         return self
 
 
+class PackSpec(BaseModel):
+    """A pack as storage opened it: its id and its members, in order."""
+
+    model_config = _STRICT
+
+    pack_id: Digest
+    members: list[BlobSpec] = Field(min_length=1, max_length=MAX_BLOBS_PER_CALL)
+
+
 class CompleteRequest(BaseModel):
     model_config = _STRICT
 
     blobs: list[CompletedSpec] = Field(max_length=MAX_BLOBS_PER_CALL)
+    packs: list[PackSpec] = Field(default_factory=list, max_length=MAX_BLOBS_PER_CALL)
+
+    @model_validator(mode="after")
+    def _not_too_many(self) -> Self:
+        if len(self.blobs) + sum(len(p.members) for p in self.packs) > MAX_BLOBS_PER_CALL:
+            raise ValueError(f"complete at most {MAX_BLOBS_PER_CALL} blobs per call")
+        return self
 
 
 class CheckRequest(BaseModel):
