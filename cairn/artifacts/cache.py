@@ -106,9 +106,12 @@ class ContentCache:
         """Move a verified download into place. Objects are read-only: a download root links
         to them, and an in-place edit there must not change what the cache serves."""
         path = self.object_path(digest)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp_path.chmod(0o444)
-        tmp_path.replace(path)
+        try:
+            tmp_path.replace(path)
+        except FileNotFoundError:  # the first object under its prefix
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp_path.replace(path)
         return path
 
     def entries(self) -> list[CachedObject]:

@@ -97,10 +97,20 @@ def _temp_beside(dest: Path) -> Path:
 def place(obj: Path, dest: Path) -> None:
     """Put the cached blob at ``dest`` atomically: a hard link (no copy of the bytes) when the
     cache and ``dest`` share a file system, else a copy."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with contextlib.suppress(FileNotFoundError):
-        if obj.samefile(dest):
+    try:
+        os.link(obj, dest)  # the usual case, one call: nothing there yet
+        return
+    except FileNotFoundError:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError, OSError):
+            os.link(obj, dest)
             return
+    except FileExistsError:
+        with contextlib.suppress(FileNotFoundError):
+            if obj.samefile(dest):
+                return
+    except OSError:
+        pass  # another file system, or no hard links: copy below
     tmp = _temp_beside(dest)
     try:
         try:

@@ -77,3 +77,13 @@ def test_a_file_written_just_now_is_not_remembered(tmp_path: Path, reads: list[s
 def test_a_missing_file_raises(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError):
         hash_files([tmp_path / "nope"], None)
+
+
+def test_files_are_hashed_in_groups_of_bytes_in_order() -> None:
+    limit = hashing.GROUP_BYTES
+    stats = [("a", limit // 2, 0), ("b", limit // 2, 0), ("c", 1, 0), ("big", 3 * limit, 0)]
+
+    groups = hashing._groups(stats)
+
+    assert [[path for path, _, _ in group] for group in groups] == [["a", "b"], ["c"], ["big"]]
+    assert hashing._groups([]) == []
