@@ -4,15 +4,23 @@ transient outages, and a group of two splitting the partitions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from cairn_shared.events.envelope import Cause, Envelope
+from cairn_shared.events.envelope import Cause, Envelope, EventData
 from cairn_shared.events.runs import RunStarted
 from cairn_shared.events.topics import Topic, topic_name
-from cairn_shared.kafka.consumer import ConsumerRunner, Handler, PermanentError, RetryPolicy, on
+from cairn_shared.kafka.consumer import (
+    ConsumerRunner,
+    Delivery,
+    Handler,
+    PermanentError,
+    RetryPolicy,
+    on,
+    on_batch,
+)
 from cairn_shared.kafka.publisher import KafkaEventPublisher
 from cairn_shared.mongo import Collection, Document, insert_once
 from cairn_shared.settings import Settings
@@ -192,3 +200,36 @@ async def read_dead_letters(settings: Settings, expected: int) -> list[tuple[str
     finally:
         await consumer.stop()
     return found
+
+
+async def test_a_lingering_batch_handler_gets_events_that_arrive_close_together_at_once(
+    settings: Settings, publisher: KafkaEventPublisher
+) -> None:
+    batches: list[list[str]] = []
+
+    async def handle(deliveries: Sequence[Delivery[EventData]]) -> None:
+        batches.append([d.envelope.id for d in deliveries])
+
+    lingering = ConsumerRunner(
+        settings,
+        group_id=f"{settings.kafka_topic_prefix}linger",
+        topics=[Topic.RUNS],
+        handlers={},
+        batch_handlers=on_batch((RunStarted,), handle),
+        dead_letters=publisher,
+        retry=FAST,
+        batch_linger_ms=1_000,
+    )
+    key = "one-run"  # one partition, so one batch can hold them all
+
+    async def publish_in_bursts() -> None:
+        await publisher.publish(run_started(1), key=key)
+        await asyncio.sleep(0.2)  # well within the linger
+        await publisher.publish_many([(run_started(n), key) for n in (2, 3)])
+
+    await asyncio.gather(
+        publish_in_bursts(),
+        run_until([lingering], lambda: sum(map(len, batches)) >= 3),
+    )
+
+    assert batches == [["evt-1", "evt-2", "evt-3"]]
