@@ -7,6 +7,7 @@ enforced by unique indexes on insert, never by read-then-write.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -49,6 +50,24 @@ async def insert_once(collection: Collection, document: Mapping[str, Any]) -> bo
     except DuplicateKeyError:
         return False
     return True
+
+
+# Ids per ``$in`` lookup of ``find_by_ids``; the lookups of one call run concurrently. The local
+# stack's FerretDB is patched to answer an ``_id`` ``$in`` of up to 1,000 ids from its index
+# (deploy/local/ferretdb/patches); MongoDB always does.
+IDS_PER_LOOKUP = 250
+
+
+async def find_by_ids(
+    collection: Collection, ids: Iterable[Any], projection: Mapping[str, Any] | None = None
+) -> dict[Any, Document]:
+    """The documents among ``ids`` that exist, by ``_id``: a round trip per 250 ids at most."""
+    wanted = list(dict.fromkeys(ids))
+    chunks = [wanted[i : i + IDS_PER_LOOKUP] for i in range(0, len(wanted), IDS_PER_LOOKUP)]
+    found = await asyncio.gather(
+        *(collection.find({"_id": {"$in": chunk}}, projection).to_list(None) for chunk in chunks)
+    )
+    return {doc["_id"]: doc for docs in found for doc in docs}
 
 
 async def insert_many_once(

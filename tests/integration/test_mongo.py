@@ -7,6 +7,7 @@ from cairn_shared.mongo import (
     decode_mapping,
     encode_mapping,
     ensure_indexes,
+    find_by_ids,
     insert_many_once,
     insert_once,
 )
@@ -49,6 +50,19 @@ async def test_insert_many_once_names_what_existed_and_inserts_the_rest(
     found = {d["_id"]: d["v"] async for d in collection.find({})}
     assert found == {"a": "second", "b": "first", "c": "second"}
     assert await insert_many_once(collection, []) == set()
+
+
+async def test_find_by_ids_finds_the_existing_ones_among_many(
+    mongo: AsyncMongoClient[Document], settings: Settings
+) -> None:
+    collection = mongo[settings.database_name]["by_ids"]
+    await collection.insert_many([{"_id": f"doc-{n}", "n": n, "pad": "x"} for n in range(600)])
+    wanted = [f"doc-{n}" for n in range(0, 1200, 2)]  # 600 ids, half of them absent
+
+    found = await find_by_ids(collection, [*wanted, "doc-0"], {"n": 1})
+
+    assert found == {f"doc-{n}": {"_id": f"doc-{n}", "n": n} for n in range(0, 600, 2)}
+    assert await find_by_ids(collection, []) == {}
 
 
 async def test_user_dictionaries_keep_dotted_and_dollar_keys_as_data(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bson import Binary
-from cairn_shared.mongo import Database, Document, insert_many_once
+from cairn_shared.mongo import Database, Document, find_by_ids, insert_many_once
 from pymongo import ReplaceOne
 
 from cairn_ingest.domain.summary import RunSummary
@@ -49,8 +49,8 @@ class HistoryRepository:
         return await insert_many_once(self._batches, markers)
 
     async def batch_positions(self, ids: Iterable[str]) -> dict[str, tuple[int, int]]:
-        docs = await asyncio.gather(*(self._find(self._batches, i) for i in ids))
-        return {doc["_id"]: (doc["partition"], doc["offset"]) for doc in docs if doc is not None}
+        docs = await find_by_ids(self._batches, ids)
+        return {key: (doc["partition"], doc["offset"]) for key, doc in docs.items()}
 
     async def insert_chunks(self, chunks: Sequence[Document]) -> None:
         """Insert-only: a chunk that exists is the same chunk written by an earlier attempt."""
@@ -70,8 +70,8 @@ class HistoryRepository:
         return None if doc is None else RunSummary.from_document(doc)
 
     async def summaries(self, paths: Iterable[str]) -> dict[str, RunSummary]:
-        found = await asyncio.gather(*(self.summary(path) for path in paths))
-        return {s.path: s for s in found if s is not None}
+        found = await find_by_ids(self._summaries, paths)
+        return {path: RunSummary.from_document(doc) for path, doc in found.items()}
 
     # The readers' side.
 

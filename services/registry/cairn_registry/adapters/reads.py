@@ -6,12 +6,11 @@ evaluated in Python (``domain/filters.py``) over what these iterators yield, in 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncGenerator
 from datetime import datetime
 from typing import Any
 
-from cairn_shared.mongo import Document
+from cairn_shared.mongo import Document, find_by_ids
 from pymongo import ASCENDING, DESCENDING
 
 from cairn_registry.adapters.collections import APPLYING, CollectionStore, link_id
@@ -93,10 +92,8 @@ class CollectionReads:
         )
 
     async def finished(self, command_ids: list[str]) -> dict[str, Document]:
-        """The results of the finished ones among ``command_ids``, by id: one lookup by ``_id``
-        each (FerretDB scans the whole collection for ``$in``)."""
-        found = await asyncio.gather(*(self._s.results.find_one({"_id": i}) for i in command_ids))
-        return {d["_id"]: d for d in found if d is not None}
+        """The results of the finished ones among ``command_ids``, by id."""
+        return await find_by_ids(self._s.results, command_ids)
 
     async def command(self, command_id: str) -> Document | None:
         """The command's result, else its recorded plan's summary (still applying)."""
