@@ -48,14 +48,17 @@ def kafka_headers(envelope: Envelope) -> list[tuple[str, bytes]]:
 BROKEN = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch, ProducerFenced)
 
 Message = tuple[str, bytes, bytes | None, list[tuple[str, bytes]]]  # topic, value, key, headers
+# Below the broker's default message.max.bytes (1 MiB + 12): a record batch must fit in it.
+MAX_BATCH_BYTES = 1_000_000
 
 
 class KafkaEventPublisher:
     """An idempotent producer (``acks=all``, ``enable_idempotence``): retries never duplicate.
 
-    ``max_batch_bytes`` sizes it for large events (run history batches): aiokafka's default
-    16 KiB per-partition buffer holds one such event at a time, and an idempotent producer has
-    one request in flight per partition, so concurrent sends would queue behind each other.
+    Batches hold up to ``max_batch_bytes``, not aiokafka's default 16 KiB: an idempotent
+    producer has one request in flight per partition, so with small batches a large event (a
+    run history batch) or a burst (a blob announcement per file of an upload) queues behind
+    one round trip per 16 KiB.
     ``linger_ms`` is how long a send waits for others to share its request: none by default,
     since events on a request's critical path (commands, alias changes) pay it at every hop,
     and under load records queue behind the request in flight and batch anyway.
@@ -66,18 +69,10 @@ class KafkaEventPublisher:
         settings: Settings,
         *,
         client_id: str | None = None,
-        max_batch_bytes: int | None = None,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
         linger_ms: int = 0,
     ) -> None:
         self._prefix = settings.kafka_topic_prefix
-        sizes = (
-            {}
-            if max_batch_bytes is None
-            else {
-                "max_batch_size": max_batch_bytes,
-                "max_request_size": max_batch_bytes,
-            }
-        )
         self._options: dict[str, Any] = {
             "bootstrap_servers": settings.kafka_bootstrap,
             "client_id": client_id or f"cairn-{settings.service}",
@@ -85,7 +80,8 @@ class KafkaEventPublisher:
             "enable_idempotence": True,
             "linger_ms": linger_ms,
             "request_timeout_ms": 15_000,
-            **sizes,
+            "max_batch_size": max_batch_bytes,
+            "max_request_size": max_batch_bytes,
         }
         self._producer = AIOKafkaProducer(**self._options)
         self._renewing = asyncio.Lock()

@@ -67,7 +67,7 @@ def event() -> Envelope:
 async def test_a_dead_producer_is_replaced_and_the_retry_goes_out(
     producers: list[FakeProducer],
 ) -> None:
-    publisher = KafkaEventPublisher(Settings(service="test"), max_batch_bytes=1_000_000)
+    publisher = KafkaEventPublisher(Settings(service="test"))
     await publisher.start()
 
     # Concurrent sends all see the broken producer: one replacement, every caller an error.

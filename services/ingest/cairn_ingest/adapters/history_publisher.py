@@ -1,7 +1,7 @@
-"""The Kafka producer of run history: the shared publisher, sized for batches.
+"""The Kafka producer of run history: the shared publisher, its own client, lingering.
 
-One ``run.history`` event is a whole batch of rows (tens of kilobytes); see
-``KafkaEventPublisher``'s ``max_batch_bytes``.
+One ``run.history`` event is a whole batch of rows (tens of kilobytes), and hundreds of
+workers send at once: it gets its own producer, so they never queue behind control events.
 """
 
 from __future__ import annotations
@@ -9,8 +9,6 @@ from __future__ import annotations
 from cairn_shared.kafka.publisher import KafkaEventPublisher
 from cairn_shared.settings import Settings
 
-# Below the broker's default message.max.bytes (1 MiB + 12): a record batch must fit in it.
-MAX_BATCH_BYTES = 1_000_000
 # Hundreds of workers send batches at once: a short wait packs them into fewer requests.
 LINGER_MS = 2
 
@@ -19,6 +17,5 @@ def history_publisher(settings: Settings) -> KafkaEventPublisher:
     return KafkaEventPublisher(
         settings,
         client_id=f"cairn-{settings.service}-history",
-        max_batch_bytes=MAX_BATCH_BYTES,
         linger_ms=LINGER_MS,
     )
