@@ -242,47 +242,34 @@ class S3BlobStore:
 
     async def read_sha256(self, key: str) -> HashedBlob | None:
         """Stream the object back and hash it, chunk by chunk (hashlib releases the GIL)."""
-
-        def run() -> HashedBlob | None:
-            try:
-                response = self._client.get_object(self._bucket, key)
-            except S3Error as exc:
-                if exc.code in _NOT_FOUND:
-                    return None
-                raise
-            try:
-                digest, size = hashlib.sha256(), 0
-                for chunk in response.stream(_HASH_CHUNK):
-                    digest.update(chunk)
-                    size += len(chunk)
-                return HashedBlob(size=size, sha256_hex=digest.hexdigest())
-            finally:
-                response.close()
-                response.release_conn()
-
-        return await self._run(run)
+        digest = hashlib.sha256()
+        size = await self._run(self._stream, key, digest.update)
+        return None if size is None else HashedBlob(size=size, sha256_hex=digest.hexdigest())
 
     async def read_sha256_slices(self, key: str, sizes: Sequence[int]) -> HashedSlices | None:
         """Stream the object back and hash consecutive slices of ``sizes`` bytes (a pack's
         members); None if there is no object."""
+        hasher = SliceHasher(sizes)
+        size = await self._run(self._stream, key, hasher.update)
+        return None if size is None else HashedSlices(size, tuple(hasher.digests))
 
-        def run() -> HashedSlices | None:
-            try:
-                response = self._client.get_object(self._bucket, key)
-            except S3Error as exc:
-                if exc.code in _NOT_FOUND:
-                    return None
-                raise
-            try:
-                hasher = SliceHasher(sizes)
-                for chunk in response.stream(_HASH_CHUNK):
-                    hasher.update(chunk)
-                return HashedSlices(size=hasher.size, sha256_hex=tuple(hasher.digests))
-            finally:
-                response.close()
-                response.release_conn()
-
-        return await self._run(run)
+    def _stream(self, key: str, feed: Callable[[bytes], object]) -> int | None:
+        """Feed the object's bytes to ``feed``, chunk by chunk; its size, or None if absent."""
+        try:
+            response = self._client.get_object(self._bucket, key)
+        except S3Error as exc:
+            if exc.code in _NOT_FOUND:
+                return None
+            raise
+        try:
+            size = 0
+            for chunk in response.stream(_HASH_CHUNK):
+                feed(chunk)
+                size += len(chunk)
+            return size
+        finally:
+            response.close()
+            response.release_conn()
 
     async def put_bytes(
         self, key: str, data: bytes, content_type: str = "application/octet-stream"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-import pytest
 from cairn_shared.blobstore import SliceHasher
 from cairn_shared.events.envelope import Cause
 from cairn_shared.testing import FakeEventPublisher
@@ -13,7 +12,7 @@ from cairn_storage.domain.blobs import Blob, Location
 from cairn_storage.domain.packs import Pack, is_packable, pack_key, plan_packs
 from cairn_storage.domain.uploads import MIB
 from cairn_storage.domain.verification import Reason, judge_pack
-from cairn_storage.service_layer.completion import complete_uploads
+from cairn_storage.service_layer.completion import Completion, complete_uploads
 from cairn_storage.service_layer.uploads import UploadPolicy, open_uploads
 
 from tests.unit.storage.fakes import FakeBlobIndex, FakeBlobStore
@@ -111,14 +110,19 @@ def test_judging_a_pack() -> None:
 # -- the service layer ----------------------------------------------------------------------
 
 
-@pytest.fixture
-def store() -> FakeBlobStore:
-    return FakeBlobStore()
-
-
-@pytest.fixture
-def index() -> FakeBlobIndex:
-    return FakeBlobIndex()
+async def complete_packs(
+    packs: list[Pack], store: FakeBlobStore, index: FakeBlobIndex, publisher: FakeEventPublisher
+) -> Completion:
+    return await complete_uploads(
+        ENTITY,
+        [],
+        packs=packs,
+        index=index,
+        store=store,
+        publisher=publisher,
+        cause=CAUSE,
+        concurrency=4,
+    )
 
 
 async def test_small_packable_blobs_are_opened_as_packs_the_others_as_their_own_uploads(
@@ -148,22 +152,12 @@ async def test_small_packable_blobs_are_opened_as_packs_the_others_as_their_own_
 
 
 async def test_a_verified_pack_records_each_member_as_a_range_of_it(
-    store: FakeBlobStore, index: FakeBlobIndex
+    store: FakeBlobStore, index: FakeBlobIndex, publisher: FakeEventPublisher
 ) -> None:
-    publisher = FakeEventPublisher()
     pack = Pack.of(BLOBS)
     store.put(pack_key(ENTITY, pack.id), b"".join(CONTENTS), with_checksum=False)
 
-    done = await complete_uploads(
-        ENTITY,
-        [],
-        packs=[pack],
-        index=index,
-        store=store,
-        publisher=publisher,
-        cause=CAUSE,
-        concurrency=4,
-    )
+    done = await complete_packs([pack], store, index, publisher)
 
     assert done.failures == []
     assert done.stored == [b.digest for b in BLOBS]
@@ -177,22 +171,13 @@ async def test_a_verified_pack_records_each_member_as_a_range_of_it(
 
 
 async def test_a_pack_with_one_wrong_member_records_nothing_and_is_deleted(
-    store: FakeBlobStore, index: FakeBlobIndex
+    store: FakeBlobStore, index: FakeBlobIndex, publisher: FakeEventPublisher
 ) -> None:
     pack = Pack.of(BLOBS)
     key = pack_key(ENTITY, pack.id)
     store.put(key, b"alpha" + b"GAMMA" * 10 + b"delta", with_checksum=False)
 
-    done = await complete_uploads(
-        ENTITY,
-        [],
-        packs=[pack],
-        index=index,
-        store=store,
-        publisher=FakeEventPublisher(),
-        cause=CAUSE,
-        concurrency=4,
-    )
+    done = await complete_packs([pack], store, index, publisher)
 
     assert [(f.digest, f.reason) for f in done.failures] == [
         (BLOBS[2].digest, Reason.CHECKSUM_MISMATCH)
@@ -203,20 +188,9 @@ async def test_a_pack_with_one_wrong_member_records_nothing_and_is_deleted(
 
 
 async def test_a_pack_never_uploaded_is_missing_and_nothing_is_deleted(
-    store: FakeBlobStore, index: FakeBlobIndex
+    store: FakeBlobStore, index: FakeBlobIndex, publisher: FakeEventPublisher
 ) -> None:
-    pack = Pack.of(BLOBS[:2])
-
-    done = await complete_uploads(
-        ENTITY,
-        [],
-        packs=[pack],
-        index=index,
-        store=store,
-        publisher=FakeEventPublisher(),
-        cause=CAUSE,
-        concurrency=4,
-    )
+    done = await complete_packs([Pack.of(BLOBS[:2])], store, index, publisher)
 
     assert {f.reason for f in done.failures} == {Reason.MISSING}
     assert not any(call.startswith("delete") for call in store.calls)

@@ -51,21 +51,6 @@ async def complete(
     )
 
 
-@pytest.fixture
-def store() -> FakeBlobStore:
-    return FakeBlobStore()
-
-
-@pytest.fixture
-def index() -> FakeBlobIndex:
-    return FakeBlobIndex()
-
-
-@pytest.fixture
-def publisher() -> FakeEventPublisher:
-    return FakeEventPublisher()
-
-
 async def test_open_uploads_presigns_what_is_missing(
     store: FakeBlobStore, index: FakeBlobIndex
 ) -> None:
