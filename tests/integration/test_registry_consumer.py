@@ -229,6 +229,23 @@ async def until(check: Callable[[], Awaitable[object]], timeout_s: float = 60) -
             await asyncio.sleep(0.05)
 
 
+async def publish_commits(publisher: KafkaEventPublisher, db: Database, *commits: Envelope) -> None:
+    """Publish ``artifact.committed`` events and wait until the registry has recorded them: they
+    travel on another topic than the commands, so without this a link may be handled first (it
+    then waits for the commit and is re-issued, a second ``model.link.requested``)."""
+    await publish(publisher, *commits)
+    versions = ArtifactVersions(db)
+
+    async def all_recorded() -> bool:
+        for commit in commits:
+            event = ArtifactCommitted.model_validate(commit.data)
+            if await versions.get(event.sequence, event.version_index) is None:
+                return False
+        return True
+
+    await until(all_recorded)
+
+
 async def publish(publisher: KafkaEventPublisher, *envelopes: Envelope) -> None:
     await publisher.publish_many([(e, e.subject) for e in envelopes])
 
@@ -312,7 +329,9 @@ async def test_a_link_before_the_commit_completes_when_the_commit_arrives(
 async def test_a_link_of_a_type_the_registry_does_not_accept_is_rejected(
     client: Client, publisher: KafkaEventPublisher, db: Database, team: Team, settings: Settings
 ) -> None:
-    await publish(publisher, committed(team.entity, 0, artifact_type="dataset", name="mnist"))
+    await publish_commits(
+        publisher, db, committed(team.entity, 0, artifact_type="dataset", name="mnist")
+    )
     request = link(team.entity, index=0, name="mnist", aliases=["staging"])
     await publish(publisher, request)
 
@@ -366,7 +385,7 @@ async def test_moving_production_leaves_one_holder_and_one_pair_of_events(
 async def test_redelivered_commands_change_nothing(
     client: Client, publisher: KafkaEventPublisher, db: Database, team: Team, settings: Settings
 ) -> None:
-    await publish(publisher, committed(team.entity, 0), committed(team.entity, 1))
+    await publish_commits(publisher, db, committed(team.entity, 0), committed(team.entity, 1))
     first = link(team.entity, index=0, aliases=["staging"])
     move = alias_change(team.entity, "staging", None, admin=False, actor="x")
     sentinel = link(team.entity, index=1)
