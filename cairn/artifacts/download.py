@@ -98,13 +98,12 @@ def place(obj: Path, dest: Path) -> None:
     """Put the cached blob at ``dest`` atomically: a hard link (no copy of the bytes) when the
     cache and ``dest`` share a file system, else a copy."""
     try:
-        os.link(obj, dest)  # the usual case, one call: nothing there yet
-        return
-    except FileNotFoundError:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError, OSError):
+        try:
+            os.link(obj, dest)  # the usual case, one call: nothing there yet
+        except FileNotFoundError:  # its folder is new
+            dest.parent.mkdir(parents=True, exist_ok=True)
             os.link(obj, dest)
-            return
+        return
     except FileExistsError:
         with contextlib.suppress(FileNotFoundError):
             if obj.samefile(dest):

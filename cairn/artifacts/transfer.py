@@ -213,11 +213,9 @@ class _SliceWriter:
             take = min(current.offset + current.size - self.position, len(view))
             self._out.write(view[:take])
             self._hasher.update(view[:take])
-            view, self.position, self.written = (
-                view[take:],
-                self.position + take,
-                self.written + take,
-            )
+            view = view[take:]
+            self.position += take
+            self.written += take
             self._bar.update(take)
             if self.position == current.offset + current.size:
                 self.close()

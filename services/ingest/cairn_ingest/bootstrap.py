@@ -85,7 +85,7 @@ async def repositories_context(app: web.Application) -> AsyncIterator[None]:
 
 
 async def history_publisher_context(app: web.Application) -> AsyncIterator[None]:
-    """Run history has its own producer, sized for batches (see ``history_publisher``);
+    """Run history has its own producer (see ``history_publisher``);
     ``publisher_context`` before it has made sure the topics exist."""
     publisher = history_publisher(app[SETTINGS])
     await until_available("kafka", publisher.start, retry_on=(KafkaError,))

@@ -55,7 +55,7 @@ MAX_BATCH_BYTES = 1_000_000
 class KafkaEventPublisher:
     """An idempotent producer (``acks=all``, ``enable_idempotence``): retries never duplicate.
 
-    Batches hold up to ``max_batch_bytes``, not aiokafka's default 16 KiB: an idempotent
+    Batches hold up to ``MAX_BATCH_BYTES``, not aiokafka's default 16 KiB: an idempotent
     producer has one request in flight per partition, so with small batches a large event (a
     run history batch) or a burst (a blob announcement per file of an upload) queues behind
     one round trip per 16 KiB.
@@ -69,7 +69,6 @@ class KafkaEventPublisher:
         settings: Settings,
         *,
         client_id: str | None = None,
-        max_batch_bytes: int = MAX_BATCH_BYTES,
         linger_ms: int = 0,
     ) -> None:
         self._prefix = settings.kafka_topic_prefix
@@ -80,8 +79,8 @@ class KafkaEventPublisher:
             "enable_idempotence": True,
             "linger_ms": linger_ms,
             "request_timeout_ms": 15_000,
-            "max_batch_size": max_batch_bytes,
-            "max_request_size": max_batch_bytes,
+            "max_batch_size": MAX_BATCH_BYTES,
+            "max_request_size": MAX_BATCH_BYTES,
         }
         self._producer = AIOKafkaProducer(**self._options)
         self._renewing = asyncio.Lock()

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 
 from cairn_storage.domain.blobs import Blob
 
-MIB = 1024 * 1024
-MAX_MEMBERS = 10_000  # one request's blobs at most
-
 
 @dataclass(frozen=True)
 class PackMember:

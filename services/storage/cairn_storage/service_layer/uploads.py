@@ -20,9 +20,10 @@ from cairn_shared.settings import Settings
 
 from cairn_storage.adapters.blob_index import BlobIndex
 from cairn_storage.domain.blobs import Blob, checksum_sha256
-from cairn_storage.domain.packs import MIB, is_packable, pack_key, plan_packs
+from cairn_storage.domain.packs import is_packable, pack_key, plan_packs
 from cairn_storage.domain.uploads import (
     MAX_PRESIGNED_PARTS,
+    MIB,
     PartPlan,
     is_multipart,
     plan_parts,

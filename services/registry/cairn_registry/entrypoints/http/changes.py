@@ -61,13 +61,19 @@ class _Target:
     """The collection a change route is about, after the edge checks."""
 
     def __init__(
-        self, entity: str, registry: RegistrySettings, collection: str, document: Document
+        self,
+        entity: str,
+        registry: RegistrySettings,
+        collection: str,
+        document: Document,
+        link_index: int | None,
     ) -> None:
         self.entity = entity
         self.registry = registry
         self.collection = collection
         self.id = collection_id(entity, registry.name, collection)
         self.aliases = head_aliases(document)  # as of the edge check; the writer checks again
+        self.link_index = link_index  # the version the route names, checked active
 
     def fields(self) -> dict[str, str]:
         return {
@@ -101,7 +107,7 @@ async def _target(request: web.Request, *, version: str | None = None) -> _Targe
         raise link
     if index is not None and link is None:
         raise ApiError(404, "version_not_found", f"{cid} has no {version}")
-    return _Target(entity, registry, collection, document)
+    return _Target(entity, registry, collection, document, index)
 
 
 def _member_entity(request: web.Request) -> str:
@@ -131,11 +137,12 @@ async def change_collection(request: web.Request) -> web.Response:
 async def unlink(request: web.Request) -> web.Response:
     ref = request.match_info["version"]
     target = await _target(request, version=ref)
-    index = parse_version(ref)
-    held = [a for a, i in target.aliases.items() if i == index]
+    held = [a for a, i in target.aliases.items() if i == target.link_index]
     _guard(request, target, held, "unlink a version that holds")
     command = ModelUnlinkRequested(
-        **target.fields(), link_index=index, requested_by_admin=is_admin(request, target.entity)
+        **target.fields(),
+        link_index=target.link_index,
+        requested_by_admin=is_admin(request, target.entity),
     )
     return await submit(request, entity=target.entity, collection_id=target.id, command=command)
 
@@ -146,12 +153,11 @@ async def put_alias(request: web.Request) -> web.Response:
     alias = _alias(request)
     body = await read_json(request, AliasTarget)
     target = await _target(request, version=body.version)
-    index = parse_version(body.version)
     _guard(request, target, [alias], "move")
     command = ModelAliasChangeRequested(
         **target.fields(),
         alias=alias,
-        link_index=index,
+        link_index=target.link_index,
         requested_by_admin=is_admin(request, target.entity),
     )
     return await submit(request, entity=target.entity, collection_id=target.id, command=command)
