@@ -1,9 +1,11 @@
 """Changing a collection: tags and description, unlinking, moving and removing aliases.
 
-Each route checks what it can at the edge (role, names, that the collection and version exist,
-protected aliases need an admin: 403 and no command at all), then publishes a command keyed by
-the collection and waits for its result (``common.submit``). The collection's owner checks it
-all again against the state it applies the command to.
+Each route checks the role and the names at the edge, then publishes a command keyed by the
+collection and waits for its result (``common.submit``); the collection's owner checks the rest
+against the state it applies the command to, and its rejection answers as a 403 or 404. Most
+routes also read the collection first, to refuse at once (and publish nothing) what the owner
+would refuse. Moving an alias does not: it drives deployments, so its latency counts, and the
+owner's checks are the same (registry, collection, active version, protected alias).
 """
 
 from __future__ import annotations
@@ -89,9 +91,7 @@ async def _target(request: web.Request, *, version: str | None = None) -> _Targe
     entity = _member_entity(request)
     name, collection = registry_param(request), collection_param(request)
     cid = collection_id(entity, name, collection)
-    index = None if version is None else parse_version(version)
-    if version is not None and index is None:
-        raise bad_request(f"name a version such as v3, not {version!r}")
+    index = None if version is None else _version_index(version)
     reads = request.app[READS]
     registry, document, link = await asyncio.gather(
         registry_or_404(request, entity, name),
@@ -108,6 +108,13 @@ async def _target(request: web.Request, *, version: str | None = None) -> _Targe
     if index is not None and link is None:
         raise ApiError(404, "version_not_found", f"{cid} has no {version}")
     return _Target(entity, registry, collection, document, index)
+
+
+def _version_index(version: str) -> int:
+    index = parse_version(version)
+    if index is None:
+        raise bad_request(f"name a version such as v3, not {version!r}")
+    return index
 
 
 def _member_entity(request: web.Request) -> str:
@@ -149,18 +156,20 @@ async def unlink(request: web.Request) -> web.Response:
 
 @routes.put(COLLECTION_URL + "/aliases/{alias}")
 async def put_alias(request: web.Request) -> web.Response:
-    _member_entity(request)  # the role first, then what is wrong with the request
+    entity = _member_entity(request)  # the role first, then what is wrong with the request
     alias = _alias(request)
     body = await read_json(request, AliasTarget)
-    target = await _target(request, version=body.version)
-    _guard(request, target, [alias], "move")
+    name, collection = registry_param(request), collection_param(request)
+    cid = collection_id(entity, name, collection)
     command = ModelAliasChangeRequested(
-        **target.fields(),
+        collection_id=cid,
+        registry=name,
+        collection=collection,
         alias=alias,
-        link_index=target.link_index,
-        requested_by_admin=is_admin(request, target.entity),
+        link_index=_version_index(body.version),
+        requested_by_admin=is_admin(request, entity),
     )
-    return await submit(request, entity=target.entity, collection_id=target.id, command=command)
+    return await submit(request, entity=entity, collection_id=cid, command=command)
 
 
 @routes.delete(COLLECTION_URL + "/aliases/{alias}")
