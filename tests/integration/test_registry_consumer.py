@@ -20,6 +20,7 @@ from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
 from cairn_registry.adapters.collections import CollectionStore, WriterCollectionStore
 from cairn_registry.adapters.registries import RegistryStore
 from cairn_registry.bootstrap import create_app
+from cairn_registry.domain.plans import Plan
 from cairn_registry.handlers.commands import CollectionWriter
 from cairn_shared.auth.identity_store import IDENTITY_DATABASE, MongoIdentityStore
 from cairn_shared.auth.roles import Role
@@ -402,13 +403,14 @@ async def test_redelivered_commands_change_nothing(
 
 
 class FailOnce:
-    """A publisher that fails its first batch after the documents were written: a crash
-    between the effects and the offset commit."""
+    """A publisher that fails its first batch once armed: a crash after the plan was committed
+    and before the offset commit (the documents may be written, or half-written)."""
 
     def __init__(self, inner: KafkaEventPublisher) -> None:
         self.inner = inner
         self.armed = False
         self.failed = False
+        self.published: list[str] = []
 
     async def publish(self, envelope: Envelope, *, key: str) -> None:
         await self.inner.publish(envelope, key=key)
@@ -418,11 +420,34 @@ class FailOnce:
             self.failed = True
             raise ConnectionError("broker went away")
         await self.inner.publish_many(items)
+        self.published += [envelope.id for envelope, _ in items]
 
 
-async def test_a_command_retried_after_a_crash_re_applies_its_recorded_plan(
-    topics: Settings, publisher: KafkaEventPublisher, db: Database, team: Team
+# Both ways a plan is applied: a link's documents before its events, an alias move's history
+# while its events go out.
+CRASHED_COMMANDS = {
+    "link": (
+        lambda entity: link(entity, index=1, aliases=["production"], admin=True),
+        [
+            ("linked", "", "v1"),
+            ("alias_removed", "latest", "v0"),
+            ("alias_added", "latest", "v1"),
+            ("alias_removed", "production", "v0"),
+            ("alias_added", "production", "v1"),
+        ],
+    ),
+    "alias move": (
+        lambda entity: alias_change(entity, "production", 1, admin=True, actor="someone"),
+        [("alias_removed", "production", "v0"), ("alias_added", "production", "v1")],
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", CRASHED_COMMANDS)
+async def test_a_command_retried_after_a_crash_re_applies_its_committed_plan(
+    kind: str, topics: Settings, publisher: KafkaEventPublisher, db: Database, team: Team
 ) -> None:
+    make, expected_history = CRASHED_COMMANDS[kind]
     store = WriterCollectionStore(db)  # the writer's own, which remembers what it wrote
     await store.setup()
     versions = ArtifactVersions(db)
@@ -433,31 +458,33 @@ async def test_a_command_retried_after_a_crash_re_applies_its_recorded_plan(
         envelope = committed(team.entity, i)
         event = ArtifactCommitted.model_validate(envelope.data)
         await versions.record(event)
-    first = link(team.entity, index=0, aliases=["production"], admin=True)
-    await handlers["model.link.requested"](first, ModelLinkRequested.model_validate(first.data))
-    move = link(team.entity, index=1, aliases=["production"], admin=True)
-    data = ModelLinkRequested.model_validate(move.data)
+    first = [link(team.entity, index=0, aliases=["production"], admin=True)]
+    if kind == "alias move":
+        first.append(link(team.entity, index=1))
+    for command in first:
+        await handlers[command.type](command, REQUESTS[command.type].model_validate(command.data))
+    move = make(team.entity)
+    data = REQUESTS[move.type].model_validate(move.data)
     flaky.armed = True
 
     with pytest.raises(ConnectionError):
-        await handlers["model.link.requested"](move, data)
-    assert await db["commands"].find_one({"_id": move.id}) is not None  # the plan, recorded
+        await handlers[move.type](move, data)
+    head = await db["collections"].find_one({"_id": move.subject})
+    assert head is not None
+    assert head["plan"]["command_id"] == move.id  # the plan, committed
     assert await db["command_results"].find_one({"_id": move.id}) is None  # but no result
     # The state moved already; a re-decision would see production on v1 and emit nothing.
     assert await alias_holders(db, "production") == [1]
-    await handlers["model.link.requested"](move, data)  # the redelivery
-    await handlers["model.link.requested"](move, data)  # and once more: nothing at all
+    await handlers[move.type](move, data)  # the redelivery
+    await handlers[move.type](move, data)  # and once more: nothing at all
 
     assert (await result_of(db, move.id))["status"] == "done"
     history = await db["history"].find({"command_id": move.id}).sort("seq").to_list(None)
-    assert [(h["action"], h["alias"], h["version"]) for h in history] == [
-        ("linked", "", "v1"),
-        ("alias_removed", "latest", "v0"),
-        ("alias_added", "latest", "v1"),
-        ("alias_removed", "production", "v0"),
-        ("alias_added", "production", "v1"),
-    ]
+    assert [(h["action"], h["alias"], h["version"]) for h in history] == expected_history
+    planned = [envelope.id for envelope, _ in Plan.from_document(head["plan"]).envelopes()]
     assert flaky.failed
+    assert len(planned) >= 2
+    assert flaky.published[-len(planned) :] == planned  # sent once, by the redelivery
     await assert_remembers_the_database(store, db, team.entity)
 
 
@@ -496,6 +523,11 @@ async def assert_remembers_the_database(
     assert remembered == await CollectionStore(db).state(
         entity, "model", COLLECTION, touching=[0, 1, 2]
     )
+    head = await db["collections"].find_one({"_id": remembered.collection_id})
+    assert head is not None
+    plan = await store.recorded_plan(remembered.collection_id, head["plan"]["command_id"])
+    assert plan is not None
+    assert plan.events == Plan.from_document(head["plan"]).events
 
 
 async def test_registry_settings_read_by_one_replica_follow_a_change_made_by_another(

@@ -148,7 +148,7 @@ async def test_a_member_cannot_move_production_and_nothing_changes(
         f"{url(team)}/aliases/production", json={"version": "v0"}, headers=team.admin.headers
     )
     assert put.status == 200
-    before = [await db[c].count_documents({}) for c in ("commands", "history")]
+    before = [await db[c].count_documents({}) for c in ("links", "history")]
 
     moved = await client.put(
         f"{url(team)}/aliases/production", json={"version": "v1"}, headers=team.member.headers
@@ -159,7 +159,7 @@ async def test_a_member_cannot_move_production_and_nothing_changes(
     for answer in (moved, removed, unlinked):
         assert answer.status == 403
         assert (await answer.json())["error"]["code"] == "alias_protected"
-    assert [await db[c].count_documents({}) for c in ("commands", "history")] == before
+    assert [await db[c].count_documents({}) for c in ("links", "history")] == before
     production = await body(
         await client.get(f"{url(team)}/versions/production", headers=team.member.headers)
     )
@@ -185,7 +185,7 @@ async def test_a_viewer_reads_but_cannot_change(
     client: Client, publisher: KafkaEventPublisher, db: Database, team: Team
 ) -> None:
     await linked_versions(publisher, db, team.entity, 2, actor=team.member.name)
-    commands = await db["commands"].count_documents({})
+    history = await db["history"].count_documents({})
 
     for who in (team.viewer, team.restricted):
         for path in ("", "/versions", "/versions/latest", "/versions/v0", "/history"):
@@ -202,7 +202,7 @@ async def test_a_viewer_reads_but_cannot_change(
         assert answer.status == 403
     outsider = await client.get(url(team), headers=team.outsider.headers)
     assert outsider.status == 404
-    assert await db["commands"].count_documents({}) == commands
+    assert await db["history"].count_documents({}) == history
 
 
 async def test_search_collections_and_versions(
@@ -357,7 +357,7 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
     client: Client, publisher: KafkaEventPublisher, db: Database, team: Team
 ) -> None:
     await linked_versions(publisher, db, team.entity, 1, actor=team.member.name)
-    commands = await db["commands"].count_documents({})
+    history = await db["history"].count_documents({})
     aliases = f"{url(team)}/aliases"
     h = team.admin.headers
     cases = [
@@ -384,4 +384,4 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(
         answer = await request
         assert answer.status == status, (answer.url, await answer.text())
         assert "error" in await answer.json()
-    assert await db["commands"].count_documents({}) == commands
+    assert await db["history"].count_documents({}) == history

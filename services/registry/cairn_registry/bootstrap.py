@@ -61,6 +61,7 @@ def registry_consumer(app: web.Application) -> ConsumerRunner:
         versions=versions,
         pending=pending,
         publisher=app[PUBLISHER],
+        on_result=app[WAITER].resolve,
     )
 
     async def setup() -> None:

@@ -7,13 +7,18 @@ indexes still guard those numbers, so a bug would fail loudly rather than duplic
 
 - ``collections``: ``_id`` = collection id; description, tags, dates, version_count, and the
   writer's state (``plans.head_document``: aliases, active links, the last link index and
-  history number). The writer reads only documents by ``_id``: FerretDB answers those from
-  its primary key, and scans the table for any other query or update.
+  history number), written together with the plan that produced it (``plan``). The writer reads
+  only documents by ``_id``: FerretDB answers those from its primary key, and scans the table
+  for any other query or update.
 - ``links``: ``_id`` = ``<collection id>:vN``; never deleted (unlinking deactivates), so an index
   is never reused
 - ``history``: append-only, ``seq`` per collection
-- ``commands``: ``_id`` = command id; the plan, recorded before it is applied
 - ``command_results``: ``_id`` = command id; the result (done|rejected), inserted last
+
+A plan is applied in three steps. ``commit`` writes the collection's new state and the plan in
+one document: from then on a retried command finds its plan there and re-applies it, never
+re-deciding from a half-changed state. ``apply`` writes the rest (history, links), each write
+repeatable. ``finish`` inserts the result.
 """
 
 from __future__ import annotations
@@ -35,9 +40,9 @@ from cairn_registry.domain.plans import (
     head_aliases,
 )
 
+PLAN = "plan"  # the field of a collection's document that holds its last committed plan
 DONE = "done"
 REJECTED = "rejected"
-APPLYING = "applying"  # a recorded plan without a result yet
 FINISHED = (DONE, REJECTED)
 
 
@@ -46,7 +51,6 @@ class CollectionStore:
         self.collections = db["collections"]
         self.links = db["links"]
         self.history = db["history"]
-        self.commands = db["commands"]
         self.results = db["command_results"]
 
     async def setup(self) -> None:
@@ -114,54 +118,49 @@ class CollectionStore:
 
     # -- commands --------------------------------------------------------------------------
 
-    async def command(self, command_id: str) -> tuple[Document | None, Document | None]:
-        """The command's result and its recorded plan, each None until written."""
-        result, recorded = await asyncio.gather(
-            self.results.find_one({"_id": command_id}),
-            self.commands.find_one({"_id": command_id}),
-        )
-        return result, recorded
+    async def result(self, command_id: str) -> Document | None:
+        """The command's result, None until written."""
+        doc: Document | None = await self.results.find_one({"_id": command_id})
+        return doc
 
-    async def begin(self, plan: Plan, *, entity: str) -> Plan:
-        """Record the plan before any effect; a plan recorded earlier (a retry) wins."""
-        recorded = await insert_once(
-            self.commands,
-            {
-                "_id": plan.command_id,
-                "entity": entity,
-                "collection_id": plan.collection_id,
-                "kind": plan.kind,
-                "plan": plan.to_document(),
-                "created_at": _now(),
-            },
-        )
-        if recorded:
-            return plan
-        existing = await self.commands.find_one({"_id": plan.command_id})
-        return Plan.from_document(existing["plan"]) if existing else plan
+    async def recorded_plan(self, collection_id: str, command_id: str) -> Plan | None:
+        """The command's plan if it was committed (an earlier attempt stopped after that)."""
+        recorded = ((await self._head(collection_id)) or {}).get(PLAN)
+        if recorded is None or recorded.get("command_id") != command_id:
+            return None
+        return Plan.from_document(recorded)
 
     async def reject(
         self, command_id: str, *, entity: str, collection_id: str, code: str, reason: str
-    ) -> None:
-        await insert_once(
-            self.results,
-            {
-                "_id": command_id,
-                "entity": entity,
-                "collection_id": collection_id,
-                "status": REJECTED,
-                "code": code,
-                "reason": reason,
-                "finished_at": _now(),
-            },
+    ) -> Document:
+        result = {
+            "_id": command_id,
+            "entity": entity,
+            "collection_id": collection_id,
+            "status": REJECTED,
+            "code": code,
+            "reason": reason,
+            "finished_at": _now(),
+        }
+        await insert_once(self.results, result)
+        return result
+
+    async def commit(self, plan: Plan) -> None:
+        """The collection's state after ``plan``, and the plan: one document, one write.
+        Repeatable; a plan that changes nothing writes nothing (it has nothing to re-apply)."""
+        if not plan.head and not plan.collection_set:
+            return
+        if plan.create_collection is not None:
+            await insert_once(self.collections, plan.create_collection)
+        await self.collections.update_one(
+            {"_id": plan.collection_id},
+            {"$set": {**plan.collection_set, **plan.head, PLAN: plan.to_document()}},
         )
 
     async def apply(self, plan: Plan) -> None:
-        """Every write of the plan but the result; each one may be repeated harmlessly, and
-        none depends on another once the collection exists, so they go out together."""
+        """The plan's other writes, once it is committed; each one may be repeated harmlessly,
+        and none depends on another, so they go out together."""
         cid = plan.collection_id
-        if plan.create_collection is not None:
-            await insert_once(self.collections, plan.create_collection)
         writes: list[Awaitable[object]] = [insert_many_once(self.history, plan.history)]
         if plan.insert_link is not None:
             writes.append(insert_once(self.links, plan.insert_link))
@@ -180,27 +179,20 @@ class CollectionStore:
                     },
                 )
             )
-        if plan.collection_set or plan.head:
-            writes.append(
-                self.collections.update_one(
-                    {"_id": cid}, {"$set": {**plan.collection_set, **plan.head}}
-                )
-            )
         await asyncio.gather(*writes)
 
-    async def finish(self, plan: Plan, *, entity: str) -> None:
+    async def finish(self, plan: Plan, *, entity: str) -> Document:
         """The result, inserted last: a poller that sees it sees every effect."""
-        await insert_once(
-            self.results,
-            {
-                "_id": plan.command_id,
-                "entity": entity,
-                "collection_id": plan.collection_id,
-                "status": DONE,
-                "link_index": plan.link_index,
-                "finished_at": _now(),
-            },
-        )
+        result = {
+            "_id": plan.command_id,
+            "entity": entity,
+            "collection_id": plan.collection_id,
+            "status": DONE,
+            "link_index": plan.link_index,
+            "finished_at": _now(),
+        }
+        await insert_once(self.results, result)
+        return result
 
 
 class WriterCollectionStore(CollectionStore):
@@ -220,18 +212,24 @@ class WriterCollectionStore(CollectionStore):
         self._heads.clear()
         self._links.clear()
 
-    async def apply(self, plan: Plan) -> None:
+    async def commit(self, plan: Plan) -> None:
         cid = plan.collection_id
         before = self._heads.pop(cid, None)
+        await super().commit(plan)
+        if before is None and plan.create_collection is None:
+            return  # not remembered before: read it again next time
+        if plan.head or plan.collection_set:
+            base = before or plan.create_collection or {}
+            before = {**base, **plan.collection_set, **plan.head, PLAN: plan.to_document()}
+        self._heads[cid] = before
+
+    async def apply(self, plan: Plan) -> None:
+        cid = plan.collection_id
         try:
             await super().apply(plan)
         except BaseException:
             self._links.clear()  # an unlink may or may not have been written
             raise
-        if before is None and plan.create_collection is None:
-            return  # not remembered before: read it again next time
-        base = before or plan.create_collection or {}
-        self._heads[cid] = {**base, **plan.collection_set, **plan.head}
         if plan.insert_link is not None:
             self._links[link_id(cid, int(plan.insert_link["link_index"]))] = plan.insert_link
         if plan.unlink_index is not None:

@@ -13,11 +13,12 @@ from typing import Any
 from cairn_shared.mongo import Document, find_by_ids
 from pymongo import ASCENDING, DESCENDING
 
-from cairn_registry.adapters.collections import APPLYING, CollectionStore, link_id
+from cairn_registry.adapters.collections import PLAN, CollectionStore, link_id
 from cairn_registry.domain.history import ALIAS_ADDED, ALIAS_REMOVED
 from cairn_registry.domain.plans import head_aliases
 
 BATCH = 200
+WITHOUT_PLAN = {PLAN: False}  # the writer's record, of no use to a reader
 
 
 class CollectionReads:
@@ -25,7 +26,7 @@ class CollectionReads:
         self._s = store
 
     async def collection(self, collection_id: str) -> Document | None:
-        return await self._s.collections.find_one({"_id": collection_id})
+        return await self._s.collections.find_one({"_id": collection_id}, WITHOUT_PLAN)
 
     async def collections(
         self, entity: str, registry: str, *, after: str | None
@@ -35,7 +36,8 @@ class CollectionReads:
         while True:
             if after is not None:
                 query["name"] = {"$gt": after}
-            batch = await self._s.collections.find(query).sort("name", ASCENDING).to_list(BATCH)
+            found = self._s.collections.find(query, WITHOUT_PLAN).sort("name", ASCENDING)
+            batch = await found.to_list(BATCH)
             for doc in batch:
                 yield doc
             if len(batch) < BATCH:
@@ -96,12 +98,5 @@ class CollectionReads:
         return await find_by_ids(self._s.results, command_ids)
 
     async def command(self, command_id: str) -> Document | None:
-        """The command's result, else its recorded plan's summary (still applying)."""
-        result, recorded = await self._s.command(command_id)
-        if result is not None:
-            return result
-        if recorded is None:
-            return None
-        return {key: value for key, value in recorded.items() if key != "plan"} | {
-            "status": APPLYING
-        }
+        """The command's result, None while it is pending."""
+        return await self._s.result(command_id)

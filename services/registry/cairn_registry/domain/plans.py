@@ -1,10 +1,11 @@
 """Plans: what one command does to a collection, decided once and then applied idempotently.
 
 The owner of a collection's partition decides a command's effect from the collection's state
-and records it (the plan) before it writes anything else. Applying a plan is a list of
-idempotent writes (inserts with fixed ids, sets of whole values) and publications with fixed
-event ids, so a redelivered or retried command re-applies the recorded plan: it never re-decides
-from a half-changed state (an alias already moved would otherwise lose its events and history).
+and records it (the plan) with the collection's new state, before it writes anything else.
+Applying a plan is a list of idempotent writes (inserts with fixed ids, sets of whole values)
+and publications with fixed event ids, so a redelivered or retried command re-applies the
+recorded plan: it never re-decides from a half-changed state (an alias already moved would
+otherwise lose its events and history).
 """
 
 from __future__ import annotations
@@ -96,6 +97,11 @@ class Plan:
     history: list[Document] = field(default_factory=list)
     events: list[Document] = field(default_factory=list)  # {"key", "json"}: no user key a field
     head: Document = field(default_factory=dict)  # the collection's state after the plan
+
+    @property
+    def touches_links(self) -> bool:
+        """Whether it writes a link document (a new link, or an unlink)."""
+        return self.insert_link is not None or self.unlink_index is not None
 
     def envelopes(self) -> list[tuple[Envelope, str]]:
         return [(Envelope.model_validate_json(e["json"]), str(e["key"])) for e in self.events]

@@ -1,9 +1,10 @@
 """The collection writer: applies commands, as the one owner of each collection's partition.
 
-For every command: a finished one (redelivered) is skipped; a recorded plan (an earlier attempt
+For every command: a finished one (redelivered) is skipped; a committed plan (an earlier attempt
 that stopped half-way) is re-applied as recorded; otherwise the planner decides from the current
-state, the plan is recorded, applied (documents, then events with derived ids) and the result is
-written last. A rejection writes only its result: nothing else changes.
+state, and the plan is committed with the collection's new state, applied (the other documents,
+and events with derived ids) and its result written last. A rejection writes only its result:
+nothing else changes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from cairn_shared.events.registry import (
 from cairn_shared.kafka.consumer import Handler, on
 from cairn_shared.kafka.publisher import EventPublisher
 from cairn_shared.laps import Laps
+from cairn_shared.mongo import Document
 from cairn_shared.registry_paths import split_collection_id
 
 from cairn_registry.adapters.artifacts import ArtifactVersions, PendingLinks
@@ -72,6 +74,10 @@ class Inputs:
 Decide = Callable[[Inputs], Awaitable[Plan | None]]
 
 
+def _nobody(command_id: str, result: Document) -> None:
+    """Where results go when no request of this process waits for them."""
+
+
 @dataclass(frozen=True)
 class CollectionWriter:
     collections: CollectionStore
@@ -79,6 +85,9 @@ class CollectionWriter:
     versions: ArtifactVersions
     pending: PendingLinks
     publisher: EventPublisher
+    # Told every result once it is written: the requests of this process that wait for it
+    # answer without polling.
+    on_result: Callable[[str, Document], None] = _nobody
 
     def handlers(self) -> Mapping[str, Handler]:
         return dict(
@@ -162,8 +171,8 @@ class CollectionWriter:
         laps = Laps()
         # Everything a decision reads, together with whether the command ran before: a read
         # that turns out unneeded costs less than a round trip more on every command.
-        (result, recorded), registry, state = await asyncio.gather(
-            self.collections.command(command.id),
+        result, registry, state = await asyncio.gather(
+            self.collections.result(command.id),
             self.registries.get(envelope.entity, request.registry),
             self.collections.state(
                 envelope.entity, request.registry, request.collection, touching=touching
@@ -173,42 +182,66 @@ class CollectionWriter:
         if result is not None:
             log.info("command.already_finished", command_id=command.id)
             return
-        if recorded is not None:
-            plan = Plan.from_document(recorded["plan"])
-        else:
+        plan = await self.collections.recorded_plan(state.collection_id, command.id)
+        if plan is None:
             try:
                 _check_identity(envelope, request)
-                decided = await decide(Inputs(envelope.entity, request.registry, registry, state))
+                plan = await decide(Inputs(envelope.entity, request.registry, registry, state))
             except RejectedError as exc:
                 log.info("command.rejected", command_id=command.id, code=exc.code)
-                await self.collections.reject(
+                rejected = await self.collections.reject(
                     command.id,
                     entity=envelope.entity,
                     collection_id=request.collection_id,
                     code=exc.code,
                     reason=exc.reason,
                 )
-                await self.pending.remove(command.id)
+                self.on_result(command.id, rejected)
+                await self._forget_wait(request, command)
                 return
-            if decided is None:
+            if plan is None:
                 return
             laps.lap("decide")
-            plan = await self.collections.begin(decided, entity=envelope.entity)
-            laps.lap("begin")
-        await self.collections.apply(plan)
-        laps.lap("apply")
-        await self.publisher.publish_many(plan.envelopes())
-        laps.lap("publish")
-        await self.collections.finish(plan, entity=envelope.entity)
-        await self.pending.remove(command.id)
+            await self.collections.commit(plan)
+            laps.lap("commit")
+        await self._apply_and_publish(plan)
+        laps.lap("apply_publish")
+        self.on_result(command.id, await self.collections.finish(plan, entity=envelope.entity))
+        await self._forget_wait(request, command)
         laps.lap("finish")
         log.info(
             "command.done",
             command_id=command.id,
+            # from the command's publication to its handling here: the hop through Kafka
+            age_ms=round((command.now - envelope.time).total_seconds() * 1000, 1),
             kind=plan.kind,
             events=len(plan.events),
             **laps.laps,
         )
+
+    async def _apply_and_publish(self, plan: Plan) -> None:
+        """The plan's other writes and its events. Once it is committed, readers find the
+        aliases it moved, so alias events go out while the history is written; events about a
+        link go out after its document is written, since readers look it up."""
+        envelopes = plan.envelopes()
+        if plan.touches_links:
+            await self.collections.apply(plan)
+            await self.publisher.publish_many(envelopes)
+            return
+        # Both run to their end before an error is raised: the retry never overlaps them.
+        outcomes = await asyncio.gather(
+            self.collections.apply(plan),
+            self.publisher.publish_many(envelopes),
+            return_exceptions=True,
+        )
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _forget_wait(self, request: CollectionRequest, command: Command) -> None:
+        """Only a link waits (for its version's commit); no other command has a wait to end."""
+        if isinstance(request, ModelLinkRequested):
+            await self.pending.remove(command.id)
 
     async def _source(self, request: ModelLinkRequested) -> SourceVersion | None:
         if request.source_version_index is not None:

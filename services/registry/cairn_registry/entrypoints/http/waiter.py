@@ -5,6 +5,9 @@ request would multiply database reads by the number of waiting requests (20 conc
 moves: 400 reads a second) and slow down the very consumer they wait for; one query for every
 waiting id costs the same for one waiter or a hundred. Most commands finish within tens of
 milliseconds, so the poll comes every 10 ms while a waiter is that young, then every 50 ms.
+
+When this process's own consumer owns the collection, the writer hands its results over
+(``resolve``) as soon as they are written, and the request needs no poll at all.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import contextlib
 from typing import Any
 
 import structlog
+from cairn_shared.mongo import Document
 
 from cairn_registry.adapters.collections import command_result
 from cairn_registry.adapters.reads import CollectionReads
@@ -52,6 +56,12 @@ class CommandWaiter:
             self._forget(command_id, future)
         return future.result() if future.done() else {"status": "pending"}
 
+    def resolve(self, command_id: str, result: Document) -> None:
+        """A result written in this process: its waiters (if any) are answered at once."""
+        for future in self._waiting.pop(command_id, []):
+            if not future.done():
+                future.set_result(command_result(result))
+
     async def close(self) -> None:
         if self._task is not None:
             self._task.cancel()
@@ -66,9 +76,7 @@ class CommandWaiter:
                 log.warning("command_waiter.poll_failed", error=repr(exc))
                 finished = {}
             for command_id, doc in finished.items():
-                for future in self._waiting.pop(command_id, []):
-                    if not future.done():
-                        future.set_result(command_result(doc))
+                self.resolve(command_id, doc)
             young = asyncio.get_running_loop().time() - self._newest < self._early
             await asyncio.sleep(self._early_interval if young else self._interval)
 
