@@ -5,6 +5,10 @@
 Moves `production` between two linked versions of a registered model through the registry's
 HTTP API (which answers once the move is applied) and times each move from the request to the
 signed POST arriving at a local receiver. Prints one JSON object.
+
+By default each move starts as soon as the previous one's webhook arrived, while the services
+still write what follows it (the delivery's log, the command's result); ``--gap-ms 100`` leaves
+that much time between moves, as moves made by people or CI jobs are.
 """
 
 from __future__ import annotations
@@ -49,7 +53,7 @@ def percentile(ordered: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(len(ordered) * q))], 1)
 
 
-async def main(moves: int) -> dict[str, Any]:
+async def main(moves: int, gap_ms: float) -> dict[str, Any]:
     base_url, admin_key = os.environ["CAIRN_BASE_URL"], os.environ["CAIRN_API_KEY"]
     user = f"hooks-{uuid.uuid4().hex[:8]}"
     async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
@@ -87,10 +91,12 @@ async def main(moves: int) -> dict[str, Any]:
             put_ms.append((time.perf_counter() - started) * 1000)
             arrived = await asyncio.wait_for(arrivals.get(), timeout=60)
             end_to_end.append((arrived - started) * 1000)
+            await asyncio.sleep(gap_ms / 1000)
         await runner.cleanup()
     ordered, puts = sorted(end_to_end), sorted(put_ms)
     return {
         "moves": moves,
+        "gap_ms": gap_ms,
         "move_to_webhook_ms": {
             "p50": round(statistics.median(ordered), 1),
             "p95": percentile(ordered, 0.95),
@@ -106,4 +112,6 @@ async def main(moves: int) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--moves", type=int, default=200)
-    print(json.dumps(asyncio.run(main(parser.parse_args().moves)), indent=2))
+    parser.add_argument("--gap-ms", type=float, default=0)
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(main(args.moves, args.gap_ms)), indent=2))
