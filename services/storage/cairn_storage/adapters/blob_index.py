@@ -86,21 +86,20 @@ class MongoBlobIndex:
         packed: Mapping[str, Location] | None = None,
     ) -> int:
         places = packed or {}
-        inserted = 0
-        for start in range(0, len(blobs), CHUNK):
-            docs = [
-                _document(
-                    entity,
-                    blob,
-                    places.get(blob.digest) or Location(blob_key(entity, blob.digest), blob.size),
-                    stored_by=stored_by,
-                    stored_at=stored_at,
-                )
-                for blob in blobs[start : start + CHUNK]
-            ]
-            # A duplicate ``_id``: another completion recorded the same blob first (success).
-            inserted += len(docs) - len(await insert_many_once(self._blobs, docs))
-        return inserted
+        docs = [
+            _document(
+                entity,
+                blob,
+                places.get(blob.digest) or Location(blob_key(entity, blob.digest), blob.size),
+                stored_by=stored_by,
+                stored_at=stored_at,
+            )
+            for blob in blobs
+        ]
+        chunks = [docs[i : i + CHUNK] for i in range(0, len(docs), CHUNK)]
+        # A duplicate ``_id``: another completion recorded the same blob first (success).
+        existed = await asyncio.gather(*(insert_many_once(self._blobs, c) for c in chunks))
+        return len(docs) - sum(len(e) for e in existed)
 
     async def stats(self, entity: str) -> BlobStats:
         # Two queries, because FerretDB 1.x computes only the first accumulator of a $group

@@ -9,12 +9,13 @@ re-announces under the same event id.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cairn_shared.blobstore import BlobStore, MultipartRejectedError, UploadedPart
-from cairn_shared.events.envelope import Cause
+from cairn_shared.events.envelope import Cause, Envelope
 from cairn_shared.kafka.publisher import EventPublisher
 from cairn_shared.laps import Laps
 from cairn_shared.manifests import blob_key
@@ -106,15 +107,23 @@ async def complete_uploads(
         for m in p.members
         if m.blob.digest not in known
     }
-    inserted = await index.add_many(
-        entity,
-        verified + [b for b in members if b.digest in packed],
-        stored_by=cause.actor,
-        stored_at=datetime.now(UTC),
-        packed=packed,
+
+    async def announcements() -> list[tuple[Envelope, str]]:
+        return [blob_stored(entity, b, cause) for b in everything]
+
+    # The events are built while the index writes (it works in the database's process).
+    inserted, events = await asyncio.gather(
+        index.add_many(
+            entity,
+            verified + [b for b in members if b.digest in packed],
+            stored_by=cause.actor,
+            stored_at=datetime.now(UTC),
+            packed=packed,
+        ),
+        announcements(),
     )
     laps.lap("record")
-    await publisher.publish_many([blob_stored(entity, b, cause) for b in everything])
+    await publisher.publish_many(events)  # once recorded: an event names a recorded blob
     laps.lap("announce")
     return Completion(
         stored=[b.digest for b in everything],
