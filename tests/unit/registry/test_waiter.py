@@ -48,14 +48,14 @@ async def test_a_command_still_running_at_the_deadline_is_pending() -> None:
 
 async def test_a_result_written_in_this_process_answers_without_waiting_for_a_poll() -> None:
     fake = FakeResults()
-    waiter = CommandWaiter(cast("CollectionReads", fake), interval_s=60, early_interval_s=60)
+    waiter = CommandWaiter(cast("CollectionReads", fake), first_poll_s=60)
     waiting = asyncio.ensure_future(waiter.wait("a", 30))
-    await asyncio.sleep(0.01)  # its first poll found nothing; the next is a minute away
+    await asyncio.sleep(0.01)  # the request waits; the first poll is a minute away
 
     waiter.resolve("elsewhere", {"_id": "elsewhere", "status": "done"})  # no one waits: ignored
     waiter.resolve("a", {"_id": "a", "status": "done", "link_index": 1})
 
     async with asyncio.timeout(1):
         assert await waiting == {"status": "done", "link_index": 1, "version": "v1"}
-    assert fake.polls == [["a"]]
+    assert fake.polls == []
     await waiter.close()

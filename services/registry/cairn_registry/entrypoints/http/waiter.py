@@ -4,7 +4,8 @@ Each route that changes a collection waits (up to 10 s) for its command's result
 request would multiply database reads by the number of waiting requests (20 concurrent alias
 moves: 400 reads a second) and slow down the very consumer they wait for; one query for every
 waiting id costs the same for one waiter or a hundred. Most commands finish within tens of
-milliseconds, so the poll comes every 10 ms while a waiter is that young, then every 50 ms.
+milliseconds, so the first poll comes after 20 ms, then one every 10 ms while a waiter is that
+young, then every 50 ms.
 
 When this process's own consumer owns the collection, the writer hands its results over
 (``resolve``) as soon as they are written, and the request needs no poll at all.
@@ -33,11 +34,15 @@ class CommandWaiter:
         interval_s: float = 0.05,
         early_interval_s: float = 0.01,
         early_s: float = 0.2,
+        first_poll_s: float = 0.02,
     ) -> None:
         self._reads = reads
         self._interval = interval_s
         self._early_interval = early_interval_s
         self._early = early_s
+        # No command is done sooner than its trip through Kafka and its writes: an earlier poll
+        # would find nothing (and a result written in this process comes without one).
+        self._first_poll = first_poll_s
         self._waiting: dict[str, list[asyncio.Future[dict[str, Any]]]] = {}
         self._newest = 0.0  # when the youngest waiter arrived (loop time)
         self._task: asyncio.Task[None] | None = None
@@ -69,6 +74,7 @@ class CommandWaiter:
                 await self._task
 
     async def _poll(self) -> None:
+        await asyncio.sleep(self._first_poll)
         while self._waiting:
             try:
                 finished = await self._reads.finished(list(self._waiting))
