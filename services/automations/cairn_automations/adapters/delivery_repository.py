@@ -12,8 +12,11 @@ a full scan, and the scan runs every few seconds.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Awaitable
 from collections.abc import Collection as Iterable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -45,17 +48,27 @@ class DeliveryRepository:
 
     # Deliveries.
 
-    async def insert(self, delivery: Delivery) -> bool:
-        """The delivery, then its schedule entry (in that order: a scan never finds an entry
-        before its delivery). False when the delivery exists already: the event was
-        redelivered; the entry is written again in case the first try stopped between the
-        two, and a scan drops it if the delivery has ended."""
-        inserted = await insert_once(self._deliveries, delivery.to_document())
-        # A new delivery's entry is new too: an insert costs half an upsert (FerretDB reads
-        # before it writes an upsert).
-        if not inserted or not await insert_once(self._schedule, _entry(delivery)):
+    async def insert(self, delivery: Delivery, *, attempt: Document | None = None) -> bool:
+        """The delivery, then (if it was made already) its first attempt's log entry, and its
+        schedule entry while it is pending: in that order, so a scan never finds an entry or
+        an attempt before its delivery. False when the delivery existed already (a redelivered
+        event): nothing of this one is written then but an entry due now, in case the first
+        try stopped before its own; a scan drops an entry whose delivery has ended."""
+        if not await insert_once(self._deliveries, delivery.to_document()):
+            await self._schedule_entry(replace(delivery, next_attempt_at=delivery.created_at))
+            return False
+        writes: list[Awaitable[object]] = []
+        if attempt is not None:
+            writes.append(insert_once(self._attempts, attempt))
+        if delivery.status is Status.PENDING:
+            writes.append(self._new_schedule_entry(delivery))
+        await asyncio.gather(*writes)
+        return True
+
+    async def _new_schedule_entry(self, delivery: Delivery) -> None:
+        # An insert costs half an upsert (FerretDB reads before it writes an upsert).
+        if not await insert_once(self._schedule, _entry(delivery)):
             await self._schedule_entry(delivery)
-        return inserted
 
     async def get(self, delivery_id: str) -> Delivery | None:
         doc = await self._deliveries.find_one({"_id": delivery_id})

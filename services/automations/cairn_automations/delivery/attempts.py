@@ -3,14 +3,16 @@
 Runs only in the member that owns the delivery's partition, so it is the delivery's one writer.
 Writes, in order: the attempt (insert-only, id derived from the delivery and its number), then
 the delivery's new state. After a crash between the two, the logged attempts are counted when
-the delivery is resumed, so the next attempt gets the next number.
+the delivery is resumed, so the next attempt gets the next number. A first attempt answered
+at once is stored with its delivery instead: the delivery (already in its new state), then the
+attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -59,6 +61,33 @@ class DeliveryMetrics:
 
 
 SENT_FIRST_MEMORY = 100_000
+# How long a first attempt's answer may hold back the insert of its delivery (see attempt_first).
+FOLD_S = 0.05
+
+
+@dataclass(frozen=True)
+class Judged:
+    """An attempt's answer, judged: its log entry and the delivery's state after it."""
+
+    delivery_id: str
+    number: int
+    response: WebhookResponse
+    outcome: Outcome
+    at: datetime
+    result: dict[str, Any]
+    attempt: dict[str, Any]  # the whole log entry
+    after: Delivery
+
+    def log(self) -> None:
+        log.info(
+            "delivery.attempted",
+            delivery_id=self.delivery_id,
+            attempt=self.number,
+            status=self.response.status,
+            latency_ms=self.response.latency_ms,
+            verdict=self.outcome.verdict.value,
+            error=self.response.error or None,
+        )
 
 
 class AttemptRunner:
@@ -107,42 +136,78 @@ class AttemptRunner:
         response = await self._send(delivery, config)
         return await self._record(delivery, response, config, started=started)
 
-    async def attempt_first(self, delivery: Delivery, inserted: Awaitable[bool]) -> Delivery | None:
-        """The first attempt of a delivery whose insert is still under way.
+    async def attempt_first(
+        self, delivery: Delivery, stored: asyncio.Future[bool]
+    ) -> Delivery | None:
+        """The first attempt of a new delivery, which this also stores; ``stored`` is settled
+        once the delivery is durable (True if it was new), and the consumer commits the event
+        after that.
 
-        The webhook goes out without waiting for MongoDB (latency); the attempt and the new
-        state are written once the insert is known to be durable. If the delivery existed
-        already (a redelivered event), this extra send, with the same ``webhook-id``, is logged
-        against the stored delivery; if the insert failed, the consumer retries the event.
+        The webhook goes out before anything is written (latency). When the receiver answers
+        within ``FOLD_S``, the delivery is stored once, as it is after the attempt, with the
+        attempt's log entry: two inserts, where storing it pending would add a schedule entry,
+        an update and the entry's deletion. A slower receiver's delivery is stored pending
+        while the attempt goes on, so a crash cannot lose it. If the delivery existed already
+        (a redelivered event), this extra send, with the same ``webhook-id``, is logged against
+        the stored delivery; if storing failed, the consumer retries the event.
         """
+        try:
+            return await self._first(delivery, stored)
+        finally:
+            if not stored.done():  # never leave the consumer waiting
+                stored.set_exception(RuntimeError(f"delivery {delivery.id} was not stored"))
+
+    async def _first(self, delivery: Delivery, stored: asyncio.Future[bool]) -> Delivery | None:
         if delivery.id in self._sent_first:
-            return await self._record_unrecorded(delivery, inserted)
+            created = await self._store(delivery, stored)
+            return None if created is None else await self._record_unrecorded(delivery)
         self._sent_first[delivery.id] = None
         config = await self._cache.get(delivery.entity)
         stop = _why_stop(delivery, config)
-        response = None if stop else await self._send(delivery, config)
-        try:
-            created = await asyncio.shield(inserted)  # the consumer awaits it too
-        except Exception as exc:  # noqa: BLE001 - the consumer sees the same error and retries
-            log.warning("delivery.insert_failed", delivery_id=delivery.id, error=repr(exc))
+        if stop:
+            ended = self._ended(delivery, stop)
+            if await self._store(ended, stored):
+                log.info("delivery.stopped", delivery_id=delivery.id, reason=stop)
+            return None
+        sending = asyncio.ensure_future(self._send(delivery, config))
+        done, _ = await asyncio.wait({sending}, timeout=FOLD_S)
+        if done:
+            response = sending.result()
+            judged = self._judge(delivery, response)
+            created = await self._store(judged.after, stored, attempt=judged.attempt)
+            if created:
+                return await self._finish(delivery, judged, config)
+        else:
+            created = await self._store(delivery, stored)
+            response = await sending
+        if created is None:  # the consumer retries the event; the answer waits to be recorded
             if delivery.id in self._sent_first:
                 self._sent_first[delivery.id] = response
             return None
         current = delivery if created else await self.stored(delivery.id)
-        if current is None:
-            return None
-        if response is None:
-            return await self._stop(current, stop) if current.status is Status.PENDING else current
-        return await self._record(current, response, config)
+        return None if current is None else await self._record(current, response, config)
 
-    async def _record_unrecorded(
-        self, delivery: Delivery, inserted: Awaitable[bool]
-    ) -> Delivery | None:
-        """A first attempt sent already: its answer is recorded if an insert failed before."""
+    async def _store(
+        self,
+        delivery: Delivery,
+        stored: asyncio.Future[bool],
+        *,
+        attempt: dict[str, Any] | None = None,
+    ) -> bool | None:
+        """Insert ``delivery`` and settle ``stored``: whether it was new, None if it failed."""
         try:
-            await asyncio.shield(inserted)
-        except Exception:  # noqa: BLE001 - the consumer awaits it too, sees the error, retries
+            created = await self._deliveries.insert(delivery, attempt=attempt)
+        except Exception as exc:  # noqa: BLE001 - handed to the consumer, which retries
+            log.warning("delivery.insert_failed", delivery_id=delivery.id, error=repr(exc))
+            if not stored.done():
+                stored.set_exception(exc)
             return None
+        if not stored.done():
+            stored.set_result(created)
+        return created
+
+    async def _record_unrecorded(self, delivery: Delivery) -> Delivery | None:
+        """A first attempt sent already: its answer is recorded if an insert failed before."""
         if self._sent_first.get(delivery.id) is None:
             return None
         current = await self.stored(delivery.id)
@@ -162,16 +227,19 @@ class AttemptRunner:
 
     async def _stop(self, delivery: Delivery, reason: str) -> Delivery:
         """Nothing is sent: not an attempt, but the end of the delivery."""
-        dead = replace(
+        dead = self._ended(delivery, reason)
+        await self._deliveries.save_state(dead)
+        log.info("delivery.stopped", delivery_id=delivery.id, reason=reason)
+        return dead
+
+    def _ended(self, delivery: Delivery, reason: str) -> Delivery:
+        return replace(
             delivery,
             status=Status.DEAD,
             dead_reason=reason,
             next_attempt_at=None,
             updated_at=self._now(),
         )
-        await self._deliveries.save_state(dead)
-        log.info("delivery.stopped", delivery_id=delivery.id, reason=reason)
-        return dead
 
     async def _record(
         self,
@@ -181,6 +249,28 @@ class AttemptRunner:
         *,
         started: dict[str, Any] | None = None,
     ) -> Delivery:
+        """Log the attempt's answer, then save the delivery's new state."""
+        judged = self._judge(delivery, response, started_at=started["at"] if started else None)
+        if started is None:  # the first attempt: logged once its delivery is stored
+            await self._deliveries.add_attempt(judged.attempt)
+        else:
+            await self._deliveries.finish_attempt(started["_id"], judged.result)
+        if delivery.status is not Status.PENDING:
+            judged.log()
+            return delivery  # a duplicate send of a finished delivery: logged, state kept
+        await self._deliveries.save_state(judged.after)
+        return await self._finish(delivery, judged, config)
+
+    async def _finish(self, delivery: Delivery, judged: Judged, config: EntityConfig) -> Delivery:
+        judged.log()
+        if judged.outcome.verdict is Verdict.GONE:
+            await self._disable_integration(delivery, config, judged.at)
+        return judged.after
+
+    def _judge(
+        self, delivery: Delivery, response: WebhookResponse, *, started_at: datetime | None = None
+    ) -> Judged:
+        """Attempt ``delivery.attempts + 1``'s verdict, log entry and the delivery after it."""
         number = delivery.attempts + 1
         now = self._now()
         outcome = judge(
@@ -195,28 +285,17 @@ class AttemptRunner:
         if response.status is not None:
             self._metrics.latency.observe(response.latency_ms / 1000)
         result = _result(response, outcome, now)
-        if started is None:  # the first attempt: logged once its delivery is stored
-            await self._deliveries.add_attempt(
-                _started_document(delivery, number, response.started_at or now) | result
-            )
-        else:
-            await self._deliveries.finish_attempt(started["_id"], result)
-        log.info(
-            "delivery.attempted",
+        at = started_at or response.started_at or now
+        return Judged(
             delivery_id=delivery.id,
-            attempt=number,
-            status=response.status,
-            latency_ms=response.latency_ms,
-            verdict=outcome.verdict.value,
-            error=response.error or None,
+            number=number,
+            response=response,
+            outcome=outcome,
+            at=now,
+            result=result,
+            attempt=_started_document(delivery, number, at) | result,
+            after=_after(delivery, number, response, outcome, now),
         )
-        if delivery.status is not Status.PENDING:
-            return delivery  # a duplicate send of a finished delivery: logged, state kept
-        if outcome.verdict is Verdict.GONE:
-            await self._disable_integration(delivery, config, now)
-        updated = _after(delivery, number, response, outcome, now)
-        await self._deliveries.save_state(updated)
-        return updated
 
     async def _send(self, delivery: Delivery, config: EntityConfig) -> WebhookResponse:
         integration = config.integrations[delivery.integration_id]

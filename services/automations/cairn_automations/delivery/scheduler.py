@@ -1,6 +1,6 @@
 """The delivery scheduler: runs the attempts of the deliveries whose partition this member owns.
 
-- A delivery the consumer is inserting is attempted at once, in parallel with its insert.
+- A new delivery is attempted at once, and stored by its first attempt (``attempt_first``).
 - When this member gains partitions (at start, after a rebalance, after a crash of another
   member), it loads their pending deliveries from MongoDB and resumes their persisted schedule.
 - Every ``scan_interval_s`` it loads the pending deliveries due within two intervals, and applies
@@ -62,13 +62,15 @@ class DeliveryScheduler:
     def horizon(self) -> timedelta:
         return timedelta(seconds=2 * self._scan_interval_s)
 
-    def submit(self, delivery: Delivery, inserted: Awaitable[bool]) -> None:
-        """A delivery the consumer is inserting: its first attempt starts now, without waiting
-        for the insert (``inserted``), which the attempt awaits before it writes anything."""
-        if self._stopping or delivery.id in self._running:
-            return
+    def submit(self, delivery: Delivery) -> Awaitable[bool]:
+        """A new delivery: its first attempt starts now, and stores it (``attempt_first``).
+        What it returns is done once the delivery is stored (True if it was new)."""
+        if self._stopping or delivery.id in self._running:  # only stored, not sent (again)
+            return asyncio.ensure_future(self._deliveries.insert(delivery))
+        stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._cancel(delivery.id)
-        self._launch(delivery.id, self._attempts.attempt_first(delivery, inserted))
+        self._launch(delivery.id, self._attempts.attempt_first(delivery, stored))
+        return stored
 
     def poke(self) -> None:
         """Look for redelivery requests now rather than at the next scan."""

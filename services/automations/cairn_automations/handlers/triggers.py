@@ -1,10 +1,10 @@
 """The consumer's handlers: match each alias, link and commit event against the entity's enabled
-automations and insert one delivery per match, then hand it to the scheduler.
+automations and make one delivery per match, which the scheduler sends and stores.
 
 Deterministic and idempotent: a delivery's id derives from the event and the automation, so a
 redelivered event finds its deliveries (duplicate key) and inserts nothing new; the offsets are
-committed after the inserts. The first attempt starts while the insert is under way, so
-MongoDB's write latency is not part of the time to the first webhook.
+committed once every delivery is stored. The first attempt goes out before the delivery is
+written, so MongoDB's write latency is not part of the time to the first webhook.
 
 The handlers take runs of events (``on_batch``), which also tells them each event's partition:
 a delivery records it, and the member that owns it runs the delivery's attempts.
@@ -50,11 +50,11 @@ CONSUMED = (
 )
 
 
-Started = tuple[Delivery, "asyncio.Future[bool]", float]  # being inserted and sent; event age
+Started = tuple[Delivery, "asyncio.Future[bool]", float]  # being sent and stored; event age
 
 
 class Submitter(Protocol):
-    def submit(self, delivery: Delivery, inserted: Awaitable[bool]) -> None: ...
+    def submit(self, delivery: Delivery) -> Awaitable[bool]: ...
 
 
 def trigger_handlers(
@@ -67,7 +67,7 @@ def trigger_handlers(
     now: Callable[[], datetime],
 ) -> Mapping[str, BatchHandler]:
     async def created(consumed: Consumed[EventData]) -> list[Started]:
-        """The deliveries ``consumed`` causes, each being inserted and already being sent."""
+        """The deliveries ``consumed`` causes, each being sent and stored."""
         envelope, data = consumed.envelope, consumed.event
         trigger = trigger_of(envelope, data)
         if trigger is None:
@@ -96,9 +96,8 @@ def trigger_handlers(
                 schedule=schedule,
                 at=at,
             )
-            insert = asyncio.ensure_future(deliveries.insert(delivery))
-            scheduler.submit(delivery, insert)  # sends at once; writes once the insert is done
-            started.append((delivery, insert, age_ms))
+            stored = asyncio.ensure_future(scheduler.submit(delivery))  # sent, then stored
+            started.append((delivery, stored, age_ms))
         return started
 
     async def handle(batch: Sequence[Consumed[EventData]]) -> None:
@@ -106,13 +105,13 @@ def trigger_handlers(
         seen: set[str] = set()
         for consumed in batch:
             if consumed.envelope.id in seen:
-                continue  # the same event twice in a batch: one insert, one send
+                continue  # the same event twice in a batch: one delivery, one send
             seen.add(consumed.envelope.id)
             pending += await created(consumed)
         # The offsets are committed after this returns: only once every delivery is durable.
-        await asyncio.gather(*(insert for _, insert, _ in pending))
-        for delivery, insert, age_ms in pending:
-            if insert.result():
+        await asyncio.gather(*(stored for _, stored, _ in pending))
+        for delivery, stored, age_ms in pending:
+            if stored.result():
                 log.info(
                     "delivery.created",
                     delivery_id=delivery.id,
