@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import httpx
 
 from cairn.artifacts.cache import ContentCache
-from cairn.http import ApiClient, segment
+from cairn.http import ApiClient, segment, tls_context
 from cairn.names import check_entity_name, check_project_name
 from cairn.settings import ClientConfig
 
@@ -69,6 +69,7 @@ class Session:
                     limits=limits,
                     follow_redirects=True,
                     headers={"User-Agent": "cairn-sdk/0.1"},
+                    verify=tls_context(),
                 )
                 self._open.append(self._transfer)
             return self._transfer

@@ -17,6 +17,7 @@ import httpx
 from cairn.artifacts.hashing import DigestCache, hash_files
 from cairn.artifacts.manifest import ArtifactManifestEntry, Manifest
 from cairn.artifacts.references import reference_entries
+from cairn.http import tls_context
 from cairn.names import check_entry_path
 
 
@@ -91,7 +92,7 @@ class DraftContents:
     def add_reference(
         self, uri: str, name: str | None, checksum: bool, max_objects: int | None
     ) -> list[ArtifactManifestEntry]:
-        with httpx.Client(follow_redirects=True, timeout=60) as client:
+        with httpx.Client(follow_redirects=True, timeout=60, verify=tls_context()) as client:
             entries = reference_entries(
                 uri,
                 name,

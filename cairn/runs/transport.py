@@ -30,7 +30,7 @@ from urllib.parse import urlencode
 import httpx
 
 from cairn.errors import CommError, NotFoundError
-from cairn.http import USER_AGENT, ApiClient, segment
+from cairn.http import USER_AGENT, ApiClient, segment, tls_context
 from cairn.runs.batch import GZIP_WBITS, Batch, gzip_text
 from cairn.settings import ClientConfig
 
@@ -99,6 +99,7 @@ class Uplink:
             headers=headers,
             timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
             transport=transport,
+            verify=tls_context(),
         )
         self._run = run_url(entity, project, run_id)
 
