@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from cairn.artifacts import hashing
-from cairn.artifacts.hashing import DigestCache, hash_files
+from cairn.artifacts.hashing import LOOKUP_CHUNK, DigestCache, FileDigest, hash_files
 
 
 @pytest.fixture
@@ -62,6 +62,27 @@ def test_a_changed_file_is_read_again(tmp_path: Path, reads: list[str]) -> None:
     (after,) = hash_files([path], cache)
     assert len(reads) == 2
     assert after.digest == hashlib.sha256(b"two").hexdigest() != before.digest
+
+
+def test_the_cache_answers_many_paths_at_once_and_only_for_unchanged_files(
+    tmp_path: Path,
+) -> None:
+    cache = DigestCache(tmp_path / "digests.sqlite3")
+    count = LOOKUP_CHUNK * 2 + 7  # several queries
+    known = [
+        FileDigest(path=f"/data/f{i}", digest=f"{i:064x}", size=i, mtime_ns=1_000 + i)
+        for i in range(count)
+    ]
+    cache.store(known)
+    asked = [(d.path, d.size, d.mtime_ns) for d in known]
+    asked[3] = (known[3].path, known[3].size + 1, known[3].mtime_ns)  # grown since
+    asked[5] = (known[5].path, known[5].size, known[5].mtime_ns + 1)  # touched since
+    asked.append(("/data/unknown", 1, 1))
+
+    found = cache.lookup(asked)
+
+    expected = {d.path: d.digest for i, d in enumerate(known) if i not in (3, 5)}
+    assert found == expected
 
 
 def test_a_file_written_just_now_is_not_remembered(tmp_path: Path, reads: list[str]) -> None:
