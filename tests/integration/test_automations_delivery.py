@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from cairn_shared.events.artifacts import ArtifactAliasAdded, ArtifactCommitted
 from cairn_shared.kafka.publisher import KafkaEventPublisher
+from cairn_shared.mongo import Document
+from pymongo import AsyncMongoClient
 from standardwebhooks import Webhook
 
 from tests.integration.test_automations_harness import (
@@ -74,6 +76,36 @@ async def test_an_alias_move_sends_one_signed_post_and_other_aliases_nothing(
     assert delivery["webhook_id"] == got.headers["webhook-id"]
     assert [a["status"] for a in delivery["attempt_log"]] == [200]
     assert delivery["attempt_log"][0]["response_excerpt"] == "answered 200"
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        (200, 0.0, "delivered", False),  # answered at once: stored once, as delivered
+        (503, 0.0, "pending", True),  # answered at once, to be retried: stored with its entry
+        (200, 0.3, "delivered", False),  # answered late: stored pending first, then updated
+    ],
+)
+async def test_a_first_attempt_is_stored_with_its_delivery_as_it_ended(
+    service: Service,
+    receiver: Receiver,
+    publisher: KafkaEventPublisher,
+    mongo: AsyncMongoClient[Document],
+    case: tuple[int, float, str, bool],
+) -> None:
+    answer, delay_s, status, scheduled = case
+    await setup_webhook(service, receiver, event=PRODUCTION_FILTER)
+    receiver.script, receiver.delay_s = [answer], delay_s
+    receiver.then = 503  # a retry must not end the pending case before it is looked at
+    event = alias_event(service.owner.name)
+
+    await publisher.publish(event, key=event.subject)
+
+    delivery = await delivery_when(service, status)
+    assert [(a["n"], a["status"]) for a in delivery["attempt_log"]][:1] == [(1, answer)]
+    db = mongo[service.settings.database_name]
+    entry = await db["schedule"].find_one({"_id": delivery["id"]})
+    assert (entry is not None) == scheduled
 
 
 async def test_a_redelivered_event_is_not_sent_twice(

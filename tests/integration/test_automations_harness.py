@@ -58,6 +58,7 @@ class Receiver:
     received: list[Received] = field(default_factory=list)
     script: list[int] = field(default_factory=list)
     then: int = 200
+    delay_s: float = 0.0  # before each answer
     arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
     def url(self, path: str = "/hook") -> str:
@@ -68,6 +69,7 @@ class Receiver:
         self.received.append(Received(dict(request.headers), body, time.perf_counter()))
         self.arrived.set()
         status = self.script.pop(0) if self.script else self.then
+        await asyncio.sleep(self.delay_s)
         return web.Response(status=status, text=f"answered {status}")
 
     async def wait_for(self, count: int, timeout_s: float = 30) -> list[Received]:

@@ -78,17 +78,6 @@ class Judged:
     attempt: dict[str, Any]  # the whole log entry
     after: Delivery
 
-    def log(self) -> None:
-        log.info(
-            "delivery.attempted",
-            delivery_id=self.delivery_id,
-            attempt=self.number,
-            status=self.response.status,
-            latency_ms=self.response.latency_ms,
-            verdict=self.outcome.verdict.value,
-            error=self.response.error or None,
-        )
-
 
 class AttemptRunner:
     def __init__(
@@ -170,7 +159,11 @@ class AttemptRunner:
                 log.info("delivery.stopped", delivery_id=delivery.id, reason=stop)
             return None
         sending = asyncio.ensure_future(self._send(delivery, config))
-        done, _ = await asyncio.wait({sending}, timeout=FOLD_S)
+        try:
+            done, _ = await asyncio.wait({sending}, timeout=FOLD_S)
+        except asyncio.CancelledError:
+            sending.cancel()
+            raise
         if done:
             response = sending.result()
             judged = self._judge(delivery, response)
@@ -256,16 +249,32 @@ class AttemptRunner:
         else:
             await self._deliveries.finish_attempt(started["_id"], judged.result)
         if delivery.status is not Status.PENDING:
-            judged.log()
+            self._report(judged)
             return delivery  # a duplicate send of a finished delivery: logged, state kept
         await self._deliveries.save_state(judged.after)
         return await self._finish(delivery, judged, config)
 
     async def _finish(self, delivery: Delivery, judged: Judged, config: EntityConfig) -> Delivery:
-        judged.log()
+        self._report(judged)
         if judged.outcome.verdict is Verdict.GONE:
             await self._disable_integration(delivery, config, judged.at)
         return judged.after
+
+    def _report(self, judged: Judged) -> None:
+        """Once per attempt recorded: its log line and metrics."""
+        response, verdict = judged.response, judged.outcome.verdict
+        self._metrics.attempts.labels(verdict.value).inc()
+        if response.status is not None:
+            self._metrics.latency.observe(response.latency_ms / 1000)
+        log.info(
+            "delivery.attempted",
+            delivery_id=judged.delivery_id,
+            attempt=judged.number,
+            status=response.status,
+            latency_ms=response.latency_ms,
+            verdict=verdict.value,
+            error=response.error or None,
+        )
 
     def _judge(
         self, delivery: Delivery, response: WebhookResponse, *, started_at: datetime | None = None
@@ -281,9 +290,6 @@ class AttemptRunner:
             jitter=self._jitter,
             rand=self._rand,
         )
-        self._metrics.attempts.labels(outcome.verdict.value).inc()
-        if response.status is not None:
-            self._metrics.latency.observe(response.latency_ms / 1000)
         result = _result(response, outcome, now)
         at = started_at or response.started_at or now
         return Judged(
