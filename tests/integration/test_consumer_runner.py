@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from cairn_shared.events.envelope import Cause, Envelope, EventData
 from cairn_shared.events.runs import RunStarted
 from cairn_shared.events.topics import Topic, topic_name
@@ -151,6 +151,29 @@ async def test_an_event_that_keeps_failing_is_dead_lettered_and_the_rest_flows(
     assert dead[1][1] == "run2 is malformed"
 
 
+async def test_events_no_handler_wants_are_skipped_unread_and_their_offsets_committed(
+    settings: Settings, publisher: KafkaEventPublisher, effects: Collection
+) -> None:
+    # Another type on the topic, with a body this member could not even parse: the type header
+    # says it is not wanted here, so it is never read, let alone dead-lettered.
+    for _ in range(3):
+        await publisher.send_raw(
+            Topic.RUNS, value=b"not json", key=b"k", headers=[("ce_type", b"run.finished")]
+        )
+    await publisher.publish(run_started(1), key="k")
+    first = runner(settings, publisher, recording(effects))
+
+    await run_until([first], lambda: first.processed >= 4)
+
+    assert await effects.count_documents({}) == 1
+    assert await dead_letter_count(settings) == 0
+    # Committed with the handled event: a new member of the group starts after all four.
+    again = runner(settings, publisher, recording(effects))
+    await publisher.publish(run_started(2), key="k")
+    await run_until([again], lambda: again.processed >= 1)
+    assert again.processed == 1
+
+
 async def test_a_dependency_outage_is_waited_out_not_dead_lettered(
     settings: Settings, publisher: KafkaEventPublisher, effects: Collection
 ) -> None:
@@ -180,6 +203,17 @@ async def test_two_members_split_the_partitions_and_handle_each_event_once(
     await run_until(members, lambda: sum(m.processed for m in members) >= 300)
 
     assert await effects.count_documents({}) == 300
+
+
+async def dead_letter_count(settings: Settings) -> int:
+    topic = topic_name(Topic.DEAD_LETTER, settings.kafka_topic_prefix)
+    consumer = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(settings.kafka_partitions)]
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 async def read_dead_letters(settings: Settings, expected: int) -> list[tuple[str, str]]:

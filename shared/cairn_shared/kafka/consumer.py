@@ -127,6 +127,10 @@ class RetryPolicy:
 # next event can wait that long. Consumers on a request's critical path use this short wait.
 LATENCY_BOUND_FETCH_WAIT_MS = 20
 MAX_RECORDS = 500  # per handling round
+# Offsets of events no handler here wanted (a topic carries many types) are committed with the
+# next handled one, else at most this often: a commit is a round trip, and after a crash such
+# events are skipped again at no cost.
+SKIPPED_COMMIT_INTERVAL_S = 5.0
 
 
 class ConsumerRunner:
@@ -181,6 +185,8 @@ class ConsumerRunner:
         # Offsets whose effect is durable but not yet committed, and the lock that makes a
         # partition's "handle then record offset" step atomic with respect to a rebalance.
         self._done: dict[TopicPartition, int] = {}
+        self._handled = False  # whether ``_done`` holds the offset of a handled event
+        self._committed_at = 0.0  # loop time
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self.processed = 0
@@ -201,7 +207,7 @@ class ConsumerRunner:
                     try:
                         await self._process_partition_batch(tp, records)
                     finally:
-                        await self.commit()
+                        await self._commit_when_due()
         except _ShutdownRequestedError:
             pass
         finally:
@@ -236,7 +242,15 @@ class ConsumerRunner:
         if self._on_assigned is not None:
             self._on_assigned()
 
+    async def _commit_when_due(self) -> None:
+        skipped_for = asyncio.get_running_loop().time() - self._committed_at
+        if self._handled or skipped_for >= SKIPPED_COMMIT_INTERVAL_S:
+            await self.commit()
+
     async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
+        if partitions is None:
+            self._handled = False
+            self._committed_at = asyncio.get_running_loop().time()
         offsets = {
             tp: offset
             for tp, offset in self._done.items()
@@ -282,18 +296,21 @@ class ConsumerRunner:
             async with self._lock:
                 if tp not in self._consumer.assignment():
                     return  # revoked while we were busy: the new owner takes over from here
-                await self._process(record)
+                self._handled |= await self._process(record)
                 self._done[tp] = record.offset + 1
                 self.processed += 1
 
-    async def _process(self, record: Record) -> None:
+    async def _process(self, record: Record) -> bool:
+        """Whether the record was handled (or dead-lettered) rather than skipped."""
+        if self._unwanted(record):
+            return False
         decoded = await self._decode(record)
         if decoded is None:
-            return
+            return True  # dead-lettered
         envelope, data = decoded
         handler = self._handlers.get(envelope.type)
         if handler is None:
-            return  # topics carry several event types; each group handles the ones it needs
+            return False  # topics carry several event types; each group handles the ones it needs
         with structlog.contextvars.bound_contextvars(
             event_id=envelope.id,
             event_type=envelope.type,
@@ -301,6 +318,15 @@ class ConsumerRunner:
             group=self._group_id,
         ):
             await self._handle_with_retries(handler, envelope, data, record)
+        return True
+
+    def _unwanted(self, record: Record) -> bool:
+        """Whether the type header names an event no handler here wants: skipped unparsed."""
+        for key, value in record.headers or ():
+            if key == "ce_type":
+                kind = value.decode(errors="replace")
+                return kind not in self._handlers and kind not in self._batch_handlers
+        return False  # no header (another producer): parsed to find out
 
     async def _decode(self, record: Record) -> tuple[Envelope, EventData] | None:
         """The record's event; None when it was dead-lettered or no handler wants its type."""
@@ -326,7 +352,9 @@ class ConsumerRunner:
         for record in records:
             if self._stopping.is_set():
                 break
-            decoded = await self._decode(record)
+            unwanted = self._unwanted(record)
+            decoded = None if unwanted else await self._decode(record)
+            self._handled |= decoded is None and not unwanted  # dead-lettered
             batch_handler = self._batch_handlers.get(decoded[0].type) if decoded else None
             if pending_handler is not None and batch_handler is not pending_handler:
                 await self._flush(tp, pending_handler, pending)
@@ -338,6 +366,7 @@ class ConsumerRunner:
                 continue
             if decoded is not None and (handler := self._handlers.get(decoded[0].type)):
                 await self._handle_with_retries(handler, *decoded, record)
+                self._handled = True
             self._done[tp] = record.offset + 1
             self.processed += 1
         if pending_handler is not None:
@@ -352,6 +381,7 @@ class ConsumerRunner:
         with structlog.contextvars.bound_contextvars(group=self._group_id, batch=len(pending)):
             await self._handle_batch_with_retries(handler, pending)
         self._done[tp] = pending[-1][0].offset + 1
+        self._handled = True
         self.processed += len(pending)
 
     async def _handle_batch_with_retries(
