@@ -185,7 +185,11 @@ class ConsumerRunner:
         # Offsets whose effect is durable but not yet committed, and the lock that makes a
         # partition's "handle then record offset" step atomic with respect to a rebalance.
         self._done: dict[TopicPartition, int] = {}
-        self._handled = False  # whether ``_done`` holds the offset of a handled event
+        # Offsets past events no handler here wanted, not yet committed. Only the loop commits
+        # them (see SKIPPED_COMMIT_INTERVAL_S); a revocation or a stop leaves them, as before
+        # this member committed only what it handled: a commit made from the revocation
+        # callback waits on the group coordinator that runs it, so it must stay rare.
+        self._skipped: dict[TopicPartition, int] = {}
         self._committed_at = 0.0  # loop time
         self._lock = asyncio.Lock()
         self._stopping = asyncio.Event()
@@ -243,30 +247,42 @@ class ConsumerRunner:
             self._on_assigned()
 
     async def _commit_when_due(self) -> None:
-        skipped_for = asyncio.get_running_loop().time() - self._committed_at
-        if self._handled or skipped_for >= SKIPPED_COMMIT_INTERVAL_S:
-            await self.commit()
+        """Handled offsets at once; skipped ones with them, or on their own now and then."""
+        loop = asyncio.get_running_loop()
+        if not self._done and loop.time() - self._committed_at < SKIPPED_COMMIT_INTERVAL_S:
+            return
+        self._committed_at = loop.time()
+        offsets = {
+            tp: max(self._done.get(tp, 0), self._skipped.get(tp, 0))
+            for tp in self._done.keys() | self._skipped.keys()
+        }
+        await self._commit(offsets)
+        for tp, offset in offsets.items():
+            if self._skipped.get(tp, offset) <= offset:
+                self._skipped.pop(tp, None)
 
     async def commit(self, partitions: Sequence[TopicPartition] | None = None) -> None:
-        if partitions is None:
-            self._handled = False
-            self._committed_at = asyncio.get_running_loop().time()
-        offsets = {
-            tp: offset
-            for tp, offset in self._done.items()
-            if partitions is None or tp in partitions
-        }
+        """Commit the offsets of handled events (of ``partitions``, or all)."""
+        await self._commit(
+            {
+                tp: offset
+                for tp, offset in self._done.items()
+                if partitions is None or tp in partitions
+            }
+        )
+
+    async def _commit(self, offsets: Mapping[TopicPartition, int]) -> None:
         if not offsets:
             return
         try:
-            await self._consumer.commit(offsets)
+            await self._consumer.commit(dict(offsets))
         except (CommitFailedError, IllegalStateError) as exc:
             # We lost the partition in a rebalance: its new owner re-handles from the last
             # committed offset, which is harmless because handlers are idempotent.
             log.warning("consumer.commit_failed", group=self._group_id, error=str(exc))
         for tp, offset in offsets.items():
-            if self._done.get(tp) == offset:
-                del self._done[tp]
+            if self._done.get(tp, offset) <= offset:
+                self._done.pop(tp, None)
 
     async def commit_before_revoke(self, revoked: Sequence[TopicPartition]) -> None:
         """Commit what was handled on partitions the group is about to hand to another member.
@@ -296,8 +312,8 @@ class ConsumerRunner:
             async with self._lock:
                 if tp not in self._consumer.assignment():
                     return  # revoked while we were busy: the new owner takes over from here
-                self._handled |= await self._process(record)
-                self._done[tp] = record.offset + 1
+                handled = await self._process(record)
+                (self._done if handled else self._skipped)[tp] = record.offset + 1
                 self.processed += 1
 
     async def _process(self, record: Record) -> bool:
@@ -354,7 +370,6 @@ class ConsumerRunner:
                 break
             unwanted = self._unwanted(record)
             decoded = None if unwanted else await self._decode(record)
-            self._handled |= decoded is None and not unwanted  # dead-lettered
             batch_handler = self._batch_handlers.get(decoded[0].type) if decoded else None
             if pending_handler is not None and batch_handler is not pending_handler:
                 await self._flush(tp, pending_handler, pending)
@@ -364,10 +379,12 @@ class ConsumerRunner:
                 pending.append((record, Delivery(envelope, data, record.partition, record.offset)))
                 pending_handler = batch_handler
                 continue
-            if decoded is not None and (handler := self._handlers.get(decoded[0].type)):
+            handler = self._handlers.get(decoded[0].type) if decoded is not None else None
+            if decoded is not None and handler is not None:
                 await self._handle_with_retries(handler, *decoded, record)
-                self._handled = True
-            self._done[tp] = record.offset + 1
+            dead_lettered = decoded is None and not unwanted
+            handled = handler is not None or dead_lettered
+            (self._done if handled else self._skipped)[tp] = record.offset + 1
             self.processed += 1
         if pending_handler is not None:
             await self._flush(tp, pending_handler, pending)
@@ -381,7 +398,6 @@ class ConsumerRunner:
         with structlog.contextvars.bound_contextvars(group=self._group_id, batch=len(pending)):
             await self._handle_batch_with_retries(handler, pending)
         self._done[tp] = pending[-1][0].offset + 1
-        self._handled = True
         self.processed += len(pending)
 
     async def _handle_batch_with_retries(
