@@ -1,4 +1,5 @@
-"""In-memory fakes of the ports storage's service layer uses (kept here, not in shared)."""
+"""In-memory fakes of the ports storage's service layer uses (kept here, not in shared), and
+the one way the tests complete uploads over them."""
 
 from __future__ import annotations
 
@@ -16,9 +17,16 @@ from cairn_shared.blobstore import (
     SliceHasher,
     UploadedPart,
 )
+from cairn_shared.events.envelope import Cause
 from cairn_shared.manifests import blob_key
+from cairn_shared.testing import FakeEventPublisher
 from cairn_storage.adapters.blob_index import BlobStats
 from cairn_storage.domain.blobs import Blob, Location, checksum_sha256
+from cairn_storage.domain.packs import Pack
+from cairn_storage.service_layer.completion import Completed, Completion, complete_uploads
+
+ENTITY = "team"
+CAUSE = Cause(actor="alice", requestid="req-1")
 
 
 @dataclass
@@ -165,3 +173,24 @@ class FakeBlobIndex:
     async def stats(self, entity: str) -> BlobStats:
         sizes = [s for (e, _), s in self.sizes_by_id.items() if e == entity]
         return BlobStats(blobs=len(sizes), bytes=sum(sizes))
+
+
+async def complete(
+    uploads: Sequence[Completed],
+    store: FakeBlobStore,
+    index: FakeBlobIndex,
+    publisher: FakeEventPublisher,
+    *,
+    packs: Sequence[Pack] = (),
+) -> Completion:
+    """``complete_uploads`` for ``ENTITY`` over the fakes."""
+    return await complete_uploads(
+        ENTITY,
+        uploads,
+        packs=packs,
+        index=index,
+        store=store,
+        publisher=publisher,
+        cause=CAUSE,
+        concurrency=4,
+    )

@@ -6,19 +6,15 @@ import hashlib
 from datetime import timedelta
 
 from cairn_shared.blobstore import SliceHasher
-from cairn_shared.events.envelope import Cause
 from cairn_shared.testing import FakeEventPublisher
 from cairn_storage.domain.blobs import Blob, Location
 from cairn_storage.domain.packs import Pack, is_packable, pack_key, plan_packs
 from cairn_storage.domain.uploads import MIB
 from cairn_storage.domain.verification import Reason, judge_pack
-from cairn_storage.service_layer.completion import Completion, complete_uploads
 from cairn_storage.service_layer.uploads import UploadPolicy, open_uploads
 
-from tests.unit.storage.fakes import FakeBlobIndex, FakeBlobStore
+from tests.unit.storage.fakes import ENTITY, FakeBlobIndex, FakeBlobStore, complete
 
-ENTITY = "team"
-CAUSE = Cause(actor="alice", requestid="req-1")
 POLICY = UploadPolicy(
     threshold=5 * MIB,
     part_bytes=5 * MIB,
@@ -110,21 +106,6 @@ def test_judging_a_pack() -> None:
 # -- the service layer ----------------------------------------------------------------------
 
 
-async def complete_packs(
-    packs: list[Pack], store: FakeBlobStore, index: FakeBlobIndex, publisher: FakeEventPublisher
-) -> Completion:
-    return await complete_uploads(
-        ENTITY,
-        [],
-        packs=packs,
-        index=index,
-        store=store,
-        publisher=publisher,
-        cause=CAUSE,
-        concurrency=4,
-    )
-
-
 async def test_small_packable_blobs_are_opened_as_packs_the_others_as_their_own_uploads(
     store: FakeBlobStore, index: FakeBlobIndex
 ) -> None:
@@ -157,7 +138,7 @@ async def test_a_verified_pack_records_each_member_as_a_range_of_it(
     pack = Pack.of(BLOBS)
     store.put(pack_key(ENTITY, pack.id), b"".join(CONTENTS), with_checksum=False)
 
-    done = await complete_packs([pack], store, index, publisher)
+    done = await complete([], store, index, publisher, packs=[pack])
 
     assert done.failures == []
     assert done.stored == [b.digest for b in BLOBS]
@@ -177,7 +158,7 @@ async def test_a_pack_with_one_wrong_member_records_nothing_and_is_deleted(
     key = pack_key(ENTITY, pack.id)
     store.put(key, b"alpha" + b"GAMMA" * 10 + b"delta", with_checksum=False)
 
-    done = await complete_packs([pack], store, index, publisher)
+    done = await complete([], store, index, publisher, packs=[pack])
 
     assert [(f.digest, f.reason) for f in done.failures] == [
         (BLOBS[2].digest, Reason.CHECKSUM_MISMATCH)
@@ -190,7 +171,7 @@ async def test_a_pack_with_one_wrong_member_records_nothing_and_is_deleted(
 async def test_a_pack_never_uploaded_is_missing_and_nothing_is_deleted(
     store: FakeBlobStore, index: FakeBlobIndex, publisher: FakeEventPublisher
 ) -> None:
-    done = await complete_packs([Pack.of(BLOBS[:2])], store, index, publisher)
+    done = await complete([], store, index, publisher, packs=[Pack.of(BLOBS[:2])])
 
     assert {f.reason for f in done.failures} == {Reason.MISSING}
     assert not any(call.startswith("delete") for call in store.calls)

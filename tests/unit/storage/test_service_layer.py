@@ -7,24 +7,21 @@ from datetime import timedelta
 
 import pytest
 from cairn_shared.blobstore import UploadedPart
-from cairn_shared.events.envelope import Cause
 from cairn_shared.ids import derive_id
 from cairn_shared.manifests import blob_key
 from cairn_shared.testing import FakeEventPublisher
 from cairn_storage.domain.blobs import Blob, checksum_sha256
 from cairn_storage.domain.uploads import MIB
 from cairn_storage.domain.verification import Reason
-from cairn_storage.service_layer.completion import Completed, Completion, complete_uploads
+from cairn_storage.service_layer.completion import Completed
 from cairn_storage.service_layer.uploads import (
     TooManyPartsError,
     UploadPolicy,
     open_uploads,
 )
 
-from tests.unit.storage.fakes import FakeBlobIndex, FakeBlobStore
+from tests.unit.storage.fakes import ENTITY, FakeBlobIndex, FakeBlobStore, complete
 
-ENTITY = "team"
-CAUSE = Cause(actor="alice", requestid="req-1")
 POLICY = UploadPolicy(
     threshold=5 * MIB, part_bytes=5 * MIB, expires=timedelta(hours=1), concurrency=4
 )
@@ -32,23 +29,6 @@ POLICY = UploadPolicy(
 
 def blob_of(data: bytes) -> Blob:
     return Blob(hashlib.sha256(data).hexdigest(), len(data))
-
-
-async def complete(
-    uploads: list[Completed],
-    store: FakeBlobStore,
-    index: FakeBlobIndex,
-    publisher: FakeEventPublisher,
-) -> Completion:
-    return await complete_uploads(
-        ENTITY,
-        uploads,
-        index=index,
-        store=store,
-        publisher=publisher,
-        cause=CAUSE,
-        concurrency=4,
-    )
 
 
 async def test_open_uploads_presigns_what_is_missing(
