@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from cairn_shared.mongo import (
     Document,
     decode_mapping,
@@ -12,7 +14,7 @@ from cairn_shared.mongo import (
     insert_once,
 )
 from cairn_shared.settings import Settings
-from pymongo import ASCENDING, AsyncMongoClient, IndexModel
+from pymongo import ASCENDING, AsyncMongoClient, IndexModel, ReplaceOne
 
 
 async def test_ensuring_several_indexes_twice_is_harmless(
@@ -50,6 +52,26 @@ async def test_insert_many_once_names_what_existed_and_inserts_the_rest(
     found = {d["_id"]: d["v"] async for d in collection.find({})}
     assert found == {"a": "second", "b": "first", "c": "second"}
     assert await insert_many_once(collection, []) == set()
+
+
+async def test_a_bulk_write_of_hundreds_of_replacements_completes(
+    mongo: AsyncMongoClient[Document], settings: Settings
+) -> None:
+    """The history writer replaces one summary per run it touched in a single bulk write.
+    FerretDB 1.24 held a SQLite connection per matched statement until the command ended and
+    hung for good at about 100 (deploy/local/ferretdb/patches)."""
+    collection = mongo[settings.database_name]["replaced"]
+    await collection.insert_many([{"_id": n, "v": 0} for n in range(300)])
+
+    result = await asyncio.wait_for(
+        collection.bulk_write(
+            [ReplaceOne({"_id": n}, {"v": 1}, upsert=True) for n in range(300)], ordered=False
+        ),
+        timeout=30,
+    )
+
+    assert result.matched_count == 300
+    assert await collection.count_documents({"v": 1}) == 300
 
 
 async def test_find_by_ids_finds_the_existing_ones_among_many(
