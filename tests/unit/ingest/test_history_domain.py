@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 import pytest
+from cairn_ingest.domain import history
 from cairn_ingest.domain.admission import Admission, OverloadedError
 from cairn_ingest.domain.filters import FilterError, compile_filter, pinned_state
 from cairn_ingest.domain.history import (
@@ -51,6 +52,22 @@ def test_rows_of_different_shapes_and_non_finite_values() -> None:
     assert "ok" not in parsed.minimum  # booleans are not numbers here
     nan_last = parse_batch(b'{"_step":1,"x":Infinity}\n', LIMITS).last
     assert nan_last["x"] == "Infinity"
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [{"_step": n, "loss": 1.0 / (n + 1), "acc": n} for n in range(50)],
+        [{"_step": 3, "x": 1}, {"_step": 1, "x": -2}],  # out of order
+        [{"_step": 0, "big": 2**64 - 1, "small": -(2**63)}],  # beyond int64: no extremes
+        [{"_step": 0, "flag": True, "name": "a", "nested": {"a": 1}}],
+    ],
+)
+def test_a_plain_batch_parses_as_the_line_by_line_reading_does(rows: list[dict[str, Any]]) -> None:
+    text = ndjson(*rows)
+    plain, by_line = parse_batch(text, LIMITS), history._parse_lines(text, LIMITS)
+    assert plain == by_line
+    assert plain.rows == len(rows)
 
 
 @pytest.mark.parametrize(

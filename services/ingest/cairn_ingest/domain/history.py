@@ -1,9 +1,9 @@
 """Run history batches: NDJSON rows in, validated once, with what the run summary needs.
 
 A batch is the text a client's ``run.log`` sender posts: one JSON object per line, each with
-an integer ``_step`` >= 0. Ingest parses every line exactly once (orjson) to validate it, and
-in the same pass derives the batch's step range and per-key last, min and max values, so the
-history writer never parses rows again. The rows themselves travel and are stored as the
+an integer ``_step`` >= 0. Ingest parses the rows (orjson; the usual batch as one array, an
+unusual one line by line) to validate them, and derives the batch's step range and per-key
+last, min and max values, so the history writer never parses rows again. The rows themselves travel and are stored as the
 client's gzip bytes.
 """
 
@@ -13,6 +13,7 @@ import json
 import math
 import zlib
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
 import orjson
@@ -97,6 +98,43 @@ def parse_batch(text: bytes, limits: Limits) -> ParsedBatch:
     """Validate every line of ``text`` and derive the batch's summary; BatchError on a fault."""
     if len(text) > limits.max_batch_bytes:
         raise BatchTooLargeError(f"the batch exceeds {limits.max_batch_bytes} bytes")
+    parsed = _parse_plain(text, limits)
+    return parsed if parsed is not None else _parse_lines(text, limits)
+
+
+def _parse_plain(text: bytes, limits: Limits) -> ParsedBatch | None:
+    """The batch a training loop sends, in a few C-level passes; None for anything else.
+
+    Its lines are read as one JSON array. A JSON value cannot hold a raw newline except as
+    whitespace, and a comma there makes any value invalid, so this reads exactly the rows the
+    line-by-line parser would, or fails. Every row must then be an object with the same keys
+    in the same order and an integer ``_step`` >= 0. orjson refuses NaN and infinities, so
+    every float is finite. Whatever differs (a blank line, NaN, a fault to report with its
+    line number) goes to ``_parse_lines``, the one authority on what a batch may hold.
+    """
+    try:
+        rows = orjson.loads(b"[" + text.strip().replace(b"\n", b",") + b"]")
+    except orjson.JSONDecodeError:
+        return None
+    if not 0 < len(rows) <= limits.max_rows or set(map(type, rows)) != {dict}:
+        return None
+    shapes = set(map(tuple, rows))
+    if len(shapes) != 1:
+        return None
+    (shape,) = shapes
+    if STEP not in shape or len(shape) > limits.max_keys:
+        return None
+    values = zip(*map(dict.values, rows), strict=True)  # every row has the keys of ``shape``
+    columns = dict(zip(shape, map(list, values), strict=True))
+    steps = columns[STEP]
+    if set(map(type, steps)) != {int} or min(steps) < 0:
+        return None
+    return _summarize(columns, len(rows), steps == sorted(steps), limits, finite=True)
+
+
+def _parse_lines(text: bytes, limits: Limits) -> ParsedBatch:
+    """Any batch, one line at a time: rows of different keys, NaN and infinities, and the
+    first fault found, with its line number."""
     rows: list[dict[str, Any]] = []
     ordered = True
     previous = -1
@@ -123,12 +161,17 @@ def parse_batch(text: bytes, limits: Limits) -> ParsedBatch:
             raise BatchTooLargeError(f"a batch may have at most {limits.max_rows} rows")
     if not rows:
         raise BatchError("the batch has no rows")
-    columns = _columns(rows)
-    _check_keys(columns, max_keys)
-    minimum, maximum = _extremes(columns)
+    return _summarize(_columns(rows), len(rows), ordered, limits, finite=False)
+
+
+def _summarize(
+    columns: dict[str, list[Any]], rows: int, ordered: bool, limits: Limits, *, finite: bool
+) -> ParsedBatch:
+    _check_keys(columns, limits.max_keys)
+    minimum, maximum = _extremes(columns, finite=finite)
     steps = columns[STEP]
     return ParsedBatch(
-        rows=len(rows),
+        rows=rows,
         min_step=min(steps),
         max_step=max(steps),
         ordered=ordered,
@@ -140,15 +183,7 @@ def parse_batch(text: bytes, limits: Limits) -> ParsedBatch:
 
 
 def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Each key's values in row order (rows lacking the key contribute nothing).
-
-    A training loop logs the same keys every step: then one C-level transpose does it all.
-    """
-    shapes = {tuple(row) for row in rows}
-    if len(shapes) == 1:
-        (shape,) = shapes
-        values = zip(*[row.values() for row in rows], strict=True)
-        return dict(zip(shape, map(list, values), strict=True))
+    """Each key's values in row order (rows lacking the key contribute nothing)."""
     keys: dict[str, None] = {}
     for row in rows:
         keys.update(dict.fromkeys(row))
@@ -163,38 +198,56 @@ def _check_keys(keys: dict[str, Any], max_keys: int) -> None:
             raise BatchError(f"keys must have 1 to {MAX_KEY_CHARS} characters: {key[:64]!r}")
 
 
-def _extremes(
-    columns: dict[str, list[Any]],
-) -> tuple[dict[str, int | float], dict[str, int | float]]:
-    """Per numeric key, the finite min and max over the batch.
+NUMBERS = frozenset({int, float})
 
-    With the C builtins ``min``/``max``/``sum``: a finite sum proves every value finite (NaN
-    and infinities propagate), so the slow per-value filter runs only when needed.
+
+def _extremes(
+    columns: dict[str, list[Any]], *, finite: bool
+) -> tuple[dict[str, int | float], dict[str, int | float]]:
+    """Per numeric key, the finite min and max over the batch (within BSON's int64).
+
+    ``finite``: every float is known finite, so when every value of the batch is a number
+    (the usual batch), plain ``min`` and ``max`` per key are the answer.
     """
     minimum: dict[str, int | float] = {}
     maximum: dict[str, int | float] = {}
-    numeric = {int, float}
+    plain = finite and set(map(type, chain.from_iterable(columns.values()))) <= NUMBERS
     for key, column in columns.items():
-        kinds = set(map(type, column))
-        numbers = column if kinds <= numeric else [v for v in column if type(v) in numeric]
-        if not numbers:
-            continue
-        try:
-            finite = math.isfinite(sum(numbers))
-        except OverflowError:  # an int beyond float range
-            finite = False
-        if not finite:
-            numbers = [v for v in numbers if _is_finite_number(v)]
-            if not numbers:
-                continue
-        low, high = min(numbers), max(numbers)
-        if low < INT64_MIN or high > INT64_MAX:  # only ints get there: BSON holds 64 bits
-            numbers = [v for v in numbers if _is_finite_number(v)]
-            if not numbers:
-                continue
-            low, high = min(numbers), max(numbers)
-        minimum[key], maximum[key] = low, high
+        extremes = _plain_extremes(column) if plain else _column_extremes(column)
+        if extremes is not None:
+            minimum[key], maximum[key] = extremes
     return minimum, maximum
+
+
+def _plain_extremes(column: list[int | float]) -> tuple[int | float, int | float] | None:
+    low, high = min(column), max(column)
+    if low < INT64_MIN or high > INT64_MAX:  # a uint64 from orjson, or a float that large
+        return _column_extremes(column)
+    return low, high
+
+
+def _column_extremes(column: list[Any]) -> tuple[int | float, int | float] | None:
+    """With the C builtins ``min``/``max``/``sum``: a finite sum proves every value finite (NaN
+    and infinities propagate), so the slow per-value filter runs only when needed."""
+    kinds = set(map(type, column))
+    numbers = column if kinds <= NUMBERS else [v for v in column if type(v) in NUMBERS]
+    if not numbers:
+        return None
+    try:
+        finite = math.isfinite(sum(numbers))
+    except OverflowError:  # an int beyond float range
+        finite = False
+    if not finite:
+        numbers = [v for v in numbers if _is_finite_number(v)]
+        if not numbers:
+            return None
+    low, high = min(numbers), max(numbers)
+    if low < INT64_MIN or high > INT64_MAX:  # only ints get there: BSON holds 64 bits
+        numbers = [v for v in numbers if _is_finite_number(v)]
+        if not numbers:
+            return None
+        low, high = min(numbers), max(numbers)
+    return low, high
 
 
 def _is_finite_number(value: int | float) -> bool:
