@@ -8,6 +8,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
+import bson
 import orjson
 import pytest
 from cairn_ingest.domain import history
@@ -172,6 +173,20 @@ def test_summary_numbers_chunks_and_knows_what_it_applied() -> None:
     assert summary.last == {"loss": 1.0, "best": 1}
     assert summary.seq == 5
     assert RunSummary.from_document(summary.to_document()) == summary
+
+
+def test_a_summary_keeps_user_keys_of_any_shape_and_reads_the_layout_before_the_blob() -> None:
+    summary = RunSummary(path="e/p/r", entity="e", project="p", rows=3, chunks=1)
+    summary.last = {"a.b": 1, "$x": "y", "nested": {"k.1": [1, 2]}, "nan": "NaN"}
+    summary.config = {"lr": 0.1}
+    summary.minimum, summary.maximum = {"a.b": 1}, {"a.b": 1}
+
+    document = summary.to_document()
+    assert set(document) >= {"_id", "entity", "project", "state", "chunks", "kafka"}
+    assert RunSummary.from_document(document) == summary
+
+    state = bson.decode(document.pop("state"))
+    assert RunSummary.from_document(document | state) == summary  # fields, as stored before
 
 
 def test_admission_refuses_beyond_its_bounds_and_releases() -> None:

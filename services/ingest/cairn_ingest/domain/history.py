@@ -3,8 +3,8 @@
 A batch is the text a client's ``run.log`` sender posts: one JSON object per line, each with
 an integer ``_step`` >= 0. Ingest parses the rows (orjson; the usual batch as one array, an
 unusual one line by line) to validate them, and derives the batch's step range and per-key
-last, min and max values, so the history writer never parses rows again. The rows themselves travel and are stored as the
-client's gzip bytes.
+last, min and max values, so the history writer never parses rows again. The rows themselves
+travel and are stored as the client's gzip bytes.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import bson
+from bson import Binary
 from cairn_shared.events.runs import RunConfigUpdated, RunHistoryLogged, RunSummaryUpdated
 from cairn_shared.mongo import Document, decode_mapping, encode_mapping
 
@@ -91,18 +93,28 @@ class RunSummary:
         return dict(self.last)
 
     def to_document(self) -> Document:
+        """The run's fields, and its per-key values as one BSON blob (``state``).
+
+        FerretDB decodes a stored document field by field on every read and on every
+        replace: a summary of a dozen keys cost 1.7 ms to replace and 1.0 ms to read with its
+        values as subdocuments, 0.6 and 0.15 ms as one blob. Nothing filters on them inside
+        the database (run filters apply in Python), so they need not be fields.
+        """
         stats = [
             {"k": key, "min": low, "max": self.maximum[key]}
             for key, low in self.minimum.items()
             if key in self.maximum
         ]
+        state = {
+            "last": encode_mapping(self.last),
+            "config": encode_mapping(self.config),
+            "stats": stats,
+        }
         return {
             "_id": self.path,
             "entity": self.entity,
             "project": self.project,
-            "last": encode_mapping(self.last),
-            "config": encode_mapping(self.config),
-            "stats": stats,
+            "state": Binary(bson.encode(state)),
             "history_rows": self.rows,
             "chunks": self.chunks,
             "last_step": self.last_step,
@@ -114,13 +126,15 @@ class RunSummary:
 
     @classmethod
     def from_document(cls, doc: Document) -> RunSummary:
-        stats = doc.get("stats", [])
+        # Summaries stored before the blob kept these fields in the document itself.
+        state = bson.decode(doc["state"]) if "state" in doc else doc
+        stats = state.get("stats", [])
         return cls(
             path=doc["_id"],
             entity=doc["entity"],
             project=doc["project"],
-            last=decode_mapping(doc.get("last", [])),
-            config=decode_mapping(doc.get("config", [])),
+            last=decode_mapping(state.get("last", [])),
+            config=decode_mapping(state.get("config", [])),
             minimum={item["k"]: item["min"] for item in stats},
             maximum={item["k"]: item["max"] for item in stats},
             rows=doc.get("history_rows", 0),
