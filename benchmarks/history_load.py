@@ -27,13 +27,13 @@ import statistics
 import sys
 import time
 import uuid
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import orjson
+from isal import isal_zlib
 
 GZIP_WBITS = 31
 TICKS_S = os.sysconf("SC_CLK_TCK")
@@ -64,12 +64,14 @@ class Load:
 
 
 def batch_body(start: int, count: int, keys: list[str]) -> bytes:
+    """Gzip NDJSON as the SDK sends it. Compressed with ISA-L rather than the SDK's zlib: the
+    same format, a quarter of the CPU, which this generator shares with the stack it loads."""
     now = time.time()
     lines = [
         orjson.dumps({"_step": step, "_timestamp": now, **{k: random.random() for k in keys}})  # noqa: S311
         for step in range(start, start + count)
     ]
-    deflater = zlib.compressobj(1, zlib.DEFLATED, GZIP_WBITS)
+    deflater = isal_zlib.compressobj(1, isal_zlib.DEFLATED, GZIP_WBITS)
     return deflater.compress(b"\n".join(lines) + b"\n") + deflater.flush()
 
 

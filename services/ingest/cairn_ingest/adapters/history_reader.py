@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import zlib
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import orjson
 from cairn_shared.mongo import Document
 
 from cairn_ingest.adapters.history_repository import HistoryRepository
-from cairn_ingest.domain.history import GZIP_WBITS, STEP
+from cairn_ingest.domain.history import GZIP_WBITS, STEP, gzip_codec
 from cairn_ingest.domain.sampling import Sampler
 from cairn_ingest.domain.summary import RunSummary
 
@@ -153,7 +152,7 @@ class HistoryReader:
 
 
 def _lines(chunk: Document) -> list[bytes]:
-    text = zlib.decompress(chunk["body"], GZIP_WBITS)
+    text = gzip_codec.decompress(chunk["body"], GZIP_WBITS)
     return [line for line in text.split(b"\n") if line and not line.isspace()]
 
 

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 import json
 import math
-import zlib
 from dataclasses import dataclass, field
 from itertools import chain
-from typing import Any
+from typing import Any, cast
 
 import orjson
+from isal import isal_zlib
 
 GZIP_WBITS = 31  # zlib's window bits for the gzip container (RFC 1952)
+# Gzip through ISA-L: the same format and API as zlib, about twice as fast to inflate and four
+# times to deflate here. Inflating every batch was 40 % of ingest's CPU at 1,000 workers.
+gzip_codec = isal_zlib
+GzipError = cast("type[Exception]", isal_zlib.error)  # isal's stub types it as an instance
 MAX_KEY_CHARS = 256
 STEP = "_step"
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
@@ -64,15 +68,15 @@ def gunzip(body: bytes, limit: int) -> bytes:
     Decompression stops at ``limit + 1`` bytes, so a small body that inflates to gigabytes
     costs no more memory than the cap.
     """
-    inflater = zlib.decompressobj(wbits=GZIP_WBITS)
+    inflater = gzip_codec.decompressobj(wbits=GZIP_WBITS)
     try:
         text = inflater.decompress(body, limit + 1)
-    except zlib.error as exc:
+    except GzipError as exc:
         raise BatchError(f"the body is not valid gzip: {exc}", code="invalid_encoding") from None
     if len(text) > limit or inflater.unconsumed_tail:
         raise BatchTooLargeError(f"the decompressed batch exceeds {limit} bytes; send smaller ones")
     if not inflater.eof or inflater.unused_data:
-        # Stored bytes are read back with one zlib call: accept exactly one complete member.
+        # Stored bytes are read back with one call: accept exactly one complete member.
         raise BatchError(
             "send the batch as one complete gzip member (truncated, or several members)",
             code="invalid_encoding",
@@ -82,7 +86,7 @@ def gunzip(body: bytes, limit: int) -> bytes:
 
 def gzip_bytes(text: bytes) -> bytes:
     """Compress an uncompressed batch for storage (level 1: ingest's CPU is the scarce part)."""
-    deflater = zlib.compressobj(1, zlib.DEFLATED, GZIP_WBITS)
+    deflater = gzip_codec.compressobj(1, gzip_codec.DEFLATED, GZIP_WBITS)
     return deflater.compress(text) + deflater.flush()
 
 
