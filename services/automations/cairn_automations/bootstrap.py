@@ -21,7 +21,7 @@ from cairn_shared.http.app import create_app as create_base_app
 from cairn_shared.http.app import kafka_probe, publisher_context
 from cairn_shared.http.keys import MONGO, PUBLISHER, SETTINGS
 from cairn_shared.http.metrics import METRICS
-from cairn_shared.kafka.consumer import LATENCY_BOUND_FETCH_WAIT_MS, ConsumerRunner
+from cairn_shared.kafka.consumer import ConsumerRunner
 from cairn_shared.service import consumer_context
 from cairn_shared.settings import Settings
 
@@ -143,7 +143,6 @@ def trigger_consumer(app: web.Application) -> ConsumerRunner:
         dead_letters=app[PUBLISHER],
         on_start=setup,
         on_assigned=scheduler.poke,  # load the new partitions' deliveries at once
-        fetch_max_wait_ms=LATENCY_BOUND_FETCH_WAIT_MS,
     )
     scheduler.attach(runner)
     return runner

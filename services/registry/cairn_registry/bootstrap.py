@@ -13,7 +13,7 @@ from cairn_shared.events.topics import Topic
 from cairn_shared.http.app import create_app as create_base_app
 from cairn_shared.http.app import kafka_probe, publisher_context
 from cairn_shared.http.keys import MONGO, PUBLISHER, SETTINGS
-from cairn_shared.kafka.consumer import LATENCY_BOUND_FETCH_WAIT_MS, ConsumerRunner
+from cairn_shared.kafka.consumer import ConsumerRunner
 from cairn_shared.service import consumer_context
 from cairn_shared.settings import Settings
 
@@ -77,5 +77,4 @@ def registry_consumer(app: web.Application) -> ConsumerRunner:
         dead_letters=app[PUBLISHER],
         on_start=setup,
         on_assigned=owned.forget,  # what it remembers holds only for the partitions it owns
-        fetch_max_wait_ms=LATENCY_BOUND_FETCH_WAIT_MS,
     )
