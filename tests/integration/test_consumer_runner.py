@@ -267,3 +267,36 @@ async def test_a_lingering_batch_handler_gets_events_that_arrive_close_together_
     )
 
     assert batches == [["evt-1", "evt-2", "evt-3"]]
+
+
+async def test_a_batch_handler_gets_a_fetch_of_several_partitions_in_one_call(
+    settings: Settings, publisher: KafkaEventPublisher
+) -> None:
+    """One call, so one round of the handler's writes, however many partitions it spans."""
+    batches: list[list[tuple[str, int]]] = []
+
+    async def handle(deliveries: Sequence[Delivery[EventData]]) -> None:
+        batches.append([(d.envelope.id, d.partition) for d in deliveries])
+
+    def member() -> ConsumerRunner:
+        return ConsumerRunner(
+            settings,
+            group_id=f"{settings.kafka_topic_prefix}across",
+            topics=[Topic.RUNS],
+            handlers={},
+            batch_handlers=on_batch((RunStarted,), handle),
+            dead_letters=publisher,
+            retry=FAST,
+            batch_linger_ms=1_000,
+        )
+
+    await publisher.publish_many([(run_started(n), f"run-{n}") for n in range(12)])
+    await run_until([member()], lambda: sum(map(len, batches)) >= 12)
+
+    assert len(batches) == 1
+    assert sorted(event for event, _ in batches[0]) == sorted(f"evt-{n}" for n in range(12))
+    assert len({partition for _, partition in batches[0]}) > 1
+    # Every partition's offset was committed: a new member of the group gets only what is new.
+    await publisher.publish(run_started(99), key="run-0")
+    await run_until([member()], lambda: len(batches) >= 2)
+    assert [event for event, _ in batches[1]] == ["evt-99"]

@@ -202,9 +202,15 @@ class ConsumerRunner:
         try:
             while not self._stopping.is_set():
                 batches = await self._fetch()
+                if self._batch_handlers:
+                    try:
+                        await self._process_in_batches(batches)
+                    finally:
+                        await self._commit_when_due()
+                    continue
                 for tp, records in batches.items():
                     try:
-                        await self._process_partition_batch(tp, records)
+                        await self._process_partition(tp, records)
                     finally:
                         await self._commit_when_due()
         except _ShutdownRequestedError:
@@ -295,12 +301,7 @@ class ConsumerRunner:
         finally:
             self._lock.release()
 
-    async def _process_partition_batch(self, tp: TopicPartition, records: list[Record]) -> None:
-        if self._batch_handlers:
-            async with self._lock:
-                if tp in self._consumer.assignment():
-                    await self._process_in_batches(tp, records)
-            return
+    async def _process_partition(self, tp: TopicPartition, records: list[Record]) -> None:
         for record in records:
             if self._stopping.is_set():
                 return
@@ -355,44 +356,50 @@ class ConsumerRunner:
             return None
         return envelope, data
 
-    async def _process_in_batches(self, tp: TopicPartition, records: list[Record]) -> None:
-        """Hand runs of consecutive events that share a batch handler to it at once; anything
-        else goes through the per-event path, in offset order."""
+    async def _process_in_batches(self, batches: Mapping[TopicPartition, list[Record]]) -> None:
+        """Hand runs of consecutive events that share a batch handler to it at once, across
+        all partitions of the fetch: one call, so one round of the handler's writes however
+        many partitions the events came from. Anything else goes through the per-event path,
+        after what came before it in its partition."""
         pending: list[tuple[Record, Delivery[EventData]]] = []
         pending_handler: BatchHandler | None = None
-        for record in records:
-            if self._stopping.is_set():
-                break
-            unwanted = self._unwanted(record)
-            decoded = None if unwanted else await self._decode(record)
-            batch_handler = self._batch_handlers.get(decoded[0].type) if decoded else None
-            if pending_handler is not None and batch_handler is not pending_handler:
-                await self._flush(tp, pending_handler, pending)
-                pending, pending_handler = [], None
-            if decoded is not None and batch_handler is not None:
-                envelope, data = decoded
-                pending.append((record, Delivery(envelope, data, record.partition, record.offset)))
-                pending_handler = batch_handler
-                continue
-            handler = self._handlers.get(decoded[0].type) if decoded is not None else None
-            if decoded is not None and handler is not None:
-                await self._handle_with_retries(handler, *decoded, record)
-            dead_lettered = decoded is None and not unwanted
-            handled = handler is not None or dead_lettered
-            (self._done if handled else self._skipped)[tp] = record.offset + 1
-            self.processed += 1
-        if pending_handler is not None:
-            await self._flush(tp, pending_handler, pending)
+        async with self._lock:
+            assigned = self._consumer.assignment()
+            for tp, records in batches.items():
+                if tp not in assigned:
+                    continue  # revoked while we fetched: the new owner takes over from here
+                for record in records:
+                    if self._stopping.is_set():
+                        break
+                    unwanted = self._unwanted(record)
+                    decoded = None if unwanted else await self._decode(record)
+                    batch_handler = self._batch_handlers.get(decoded[0].type) if decoded else None
+                    if pending_handler is not None and batch_handler is not pending_handler:
+                        await self._flush(pending_handler, pending)
+                        pending, pending_handler = [], None
+                    if decoded is not None and batch_handler is not None:
+                        envelope, data = decoded
+                        delivery = Delivery(envelope, data, record.partition, record.offset)
+                        pending.append((record, delivery))
+                        pending_handler = batch_handler
+                        continue
+                    handler = self._handlers.get(decoded[0].type) if decoded is not None else None
+                    if decoded is not None and handler is not None:
+                        await self._handle_with_retries(handler, *decoded, record)
+                    dead_lettered = decoded is None and not unwanted
+                    handled = handler is not None or dead_lettered
+                    (self._done if handled else self._skipped)[tp] = record.offset + 1
+                    self.processed += 1
+            if pending_handler is not None:
+                await self._flush(pending_handler, pending)
 
     async def _flush(
-        self,
-        tp: TopicPartition,
-        handler: BatchHandler,
-        pending: Sequence[tuple[Record, Delivery[EventData]]],
+        self, handler: BatchHandler, pending: Sequence[tuple[Record, Delivery[EventData]]]
     ) -> None:
         with structlog.contextvars.bound_contextvars(group=self._group_id, batch=len(pending)):
             await self._handle_batch_with_retries(handler, pending)
-        self._done[tp] = pending[-1][0].offset + 1
+        for record, _ in pending:  # in offset order within each partition: the last one stays
+            self._done[TopicPartition(record.topic, record.partition)] = record.offset + 1
         self.processed += len(pending)
 
     async def _handle_batch_with_retries(
