@@ -123,6 +123,19 @@ class RetryPolicy:
 
 
 MAX_RECORDS = 500  # per handling round
+LINGER_FETCH_MIN_BYTES = 1024 * 1024
+
+
+def _lingering(batch_linger_ms: int) -> dict[str, int]:
+    """Fetch settings that let the broker gather events for up to ``batch_linger_ms`` (or
+    until a MiB waits) before it answers. A batch handler whose writes cost per call rather
+    than per event (the history writer) then makes fewer, larger writes, and the broker
+    answers a few fetches a second instead of one per produced batch. 0: no linger."""
+    if not batch_linger_ms:
+        return {}
+    return {"fetch_max_wait_ms": batch_linger_ms, "fetch_min_bytes": LINGER_FETCH_MIN_BYTES}
+
+
 # Offsets of events no handler here wanted (a topic carries many types) are committed with the
 # next handled one, else at most this often: a commit is a round trip, and after a crash such
 # events are skipped again at no cost.
@@ -160,10 +173,6 @@ class ConsumerRunner:
         self._on_start = on_start
         self._batch_handlers = dict(batch_handlers or {})
         self._on_assigned = on_assigned  # e.g. drop caches of what other members may have changed
-        # Once records arrive, keep fetching this long (or up to MAX_RECORDS) before handling
-        # them: a batch handler whose writes cost per call rather than per event (the history
-        # writer) then makes fewer, larger writes. 0: handle what each fetch brings at once.
-        self._linger_s = batch_linger_ms / 1000
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=self._group_id,
@@ -171,11 +180,12 @@ class ConsumerRunner:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_interval_ms=300_000,
-            # fetch_max_wait_ms stays at its default (500): the broker holds a fetch open until
-            # a record arrives, then answers at once, and each round takes every buffered
-            # record (up to MAX_RECORDS), after which aiokafka sends the next fetch at once. A
-            # short wait (20 ms, tried for the alias path) bought no latency and cost a fifth
-            # of a core of the broker's CPU while idle.
+            # Without a linger the broker holds a fetch open until a record arrives (500 ms
+            # at most), then answers at once; each round takes every buffered record (up to
+            # MAX_RECORDS), after which aiokafka sends the next fetch at once. A short wait
+            # (20 ms, tried for the alias path) bought no latency and cost a fifth of a core
+            # of the broker's CPU while idle.
+            **_lingering(batch_linger_ms),
         )
         # Offsets whose effect is durable but not yet committed, and the lock that makes a
         # partition's "handle then record offset" step atomic with respect to a rebalance.
@@ -228,18 +238,6 @@ class ConsumerRunner:
         batches: dict[TopicPartition, list[Record]] = await self._consumer.getmany(
             timeout_ms=500, max_records=MAX_RECORDS
         )
-        if not batches or not self._linger_s:
-            return batches
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._linger_s
-        count = sum(len(records) for records in batches.values())
-        while count < MAX_RECORDS and (left := deadline - loop.time()) > 0:
-            more: dict[TopicPartition, list[Record]] = await self._consumer.getmany(
-                timeout_ms=max(1, int(left * 1000)), max_records=MAX_RECORDS - count
-            )
-            for tp, records in more.items():  # each partition's records stay in offset order
-                batches.setdefault(tp, []).extend(records)
-                count += len(records)
         return batches
 
     def assigned(self) -> None:
