@@ -193,3 +193,20 @@ async def test_back_pressure_answers_429_with_retry_after(
     assert (await answer.json())["error"]["code"] == "too_many_requests"
     small = await harness.post(0, range(1))
     assert small.status == 200
+
+
+async def test_summaries_of_hundreds_of_runs_are_saved_and_saved_again(
+    mongo: AsyncMongoClient[Document], settings: Settings
+) -> None:
+    """One round can touch hundreds of runs; they go in commands of at most 50 replacements."""
+    repository = HistoryRepository(mongo[settings.database_name])
+    summaries = [RunSummary(path=f"e/p/r{n}", entity="e", project="p") for n in range(230)]
+    await repository.save_summaries(summaries)
+    for summary in summaries:
+        summary.rows = 7
+
+    await asyncio.wait_for(repository.save_summaries(summaries), timeout=60)
+
+    stored = await repository.summaries(s.path for s in summaries)
+    assert len(stored) == 230
+    assert {s.rows for s in stored.values()} == {7}

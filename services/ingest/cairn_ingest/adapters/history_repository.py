@@ -26,6 +26,7 @@ from pymongo import ReplaceOne
 from cairn_ingest.domain.summary import RunSummary
 
 LOOKUP_CONCURRENCY = 16
+REPLACE_BATCH = 50
 
 
 def chunk_id(path: str, number: int) -> str:
@@ -57,9 +58,15 @@ class HistoryRepository:
         await insert_many_once(self._chunks, chunks)
 
     async def save_summaries(self, summaries: Sequence[RunSummary]) -> None:
-        if summaries:
+        # At most REPLACE_BATCH per command, one command at a time: FerretDB 1.24 holds a
+        # SQLite connection (of 100) per matched statement until its command ends, and hangs
+        # at about 100 (our local build carries a fix; an operator's FerretDB may not).
+        for start in range(0, len(summaries), REPLACE_BATCH):
             await self._summaries.bulk_write(
-                [ReplaceOne({"_id": s.path}, s.to_document(), upsert=True) for s in summaries],
+                [
+                    ReplaceOne({"_id": s.path}, s.to_document(), upsert=True)
+                    for s in summaries[start : start + REPLACE_BATCH]
+                ],
                 ordered=False,
             )
 
