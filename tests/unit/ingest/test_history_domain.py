@@ -22,7 +22,7 @@ from cairn_ingest.domain.history import (
     parse_batch,
 )
 from cairn_ingest.domain.sampling import Sampler
-from cairn_ingest.domain.summary import RunSummary
+from cairn_ingest.domain.summary import BatchStats, RunSummary
 from cairn_shared.events.runs import RunHistoryLogged, RunSummaryUpdated
 
 LIMITS = Limits(max_batch_bytes=1 << 20, max_rows=100, max_keys=5)
@@ -126,8 +126,8 @@ def test_sampling_returns_every_row_of_a_short_run_and_filters_by_keys() -> None
     assert sampler.result() == [{"_step": s, "acc": s} for s in range(0, 100, 10)]
 
 
-def history_event(seq: int, *, last: dict[str, Any], low: int, high: int) -> RunHistoryLogged:
-    return RunHistoryLogged(
+def history_event(seq: int, *, last: dict[str, Any], low: int, high: int) -> BatchStats:
+    event = RunHistoryLogged(
         run_id="r",
         batch_id=f"b{seq}",
         seq=seq,
@@ -140,6 +140,7 @@ def history_event(seq: int, *, last: dict[str, Any], low: int, high: int) -> Run
         max={k: v for k, v in last.items() if isinstance(v, float)},
         body="",
     )
+    return BatchStats.of(event)
 
 
 def test_summary_numbers_chunks_and_knows_what_it_applied() -> None:

@@ -6,26 +6,40 @@ Every read and write is by ``_id``, because FerretDB 1.24 on SQLite pushes down 
 - ``history``: one insert-only document per stored batch ("chunk"), ``_id`` =
   ``{run path}/{n:08d}`` with ``n`` = 0, 1, 2 … per run, so a reader walks a run's chunks by
   number. The rows stay the client's gzip NDJSON bytes; ``min_step``/``max_step`` bound them.
+  A chunk also holds what its batch adds to the run's summary and its Kafka position.
 - ``history_batches``: one small insert-only marker per batch id, ``_id`` = the event id,
   holding the Kafka position of the first message that carried it. It tells a client's retry
   (same id, another position: skip) from the writer's own redelivery (same position: redo).
 - ``run_summaries``: one per run, ``_id`` = run path, replaced whole by the run's single
-  writer (the owner of its partition), never updated by two writers.
+  writer (the owner of its partition), never updated by two writers. The writer saves it
+  every few seconds rather than after each batch (a replace is FerretDB's costliest write);
+  whoever reads it applies the chunks stored since (``summaries``), so every reader, and a
+  writer taking the partition over, sees every stored batch.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
+import bson
 from bson import Binary
-from cairn_shared.mongo import Database, Document, find_by_ids, insert_many_once
+from cairn_shared.mongo import (
+    Database,
+    Document,
+    decode_mapping,
+    encode_mapping,
+    find_by_ids,
+    insert_many_once,
+)
 from pymongo import ReplaceOne
 
-from cairn_ingest.domain.summary import RunSummary
+from cairn_ingest.domain.summary import BatchStats, RunSummary
 
 LOOKUP_CONCURRENCY = 16
+PROBE = 8  # chunks looked for per run and round trip when catching a summary up
 REPLACE_BATCH = 50
 
 
@@ -73,19 +87,43 @@ class HistoryRepository:
     # Both sides.
 
     async def summary(self, path: str) -> RunSummary | None:
-        doc = await self._find(self._summaries, path)
-        return None if doc is None else RunSummary.from_document(doc)
+        return (await self.summaries([path])).get(path)
 
     async def summaries(self, paths: Iterable[str]) -> dict[str, RunSummary]:
+        """The runs' summaries as of their last stored chunk (runs never saved are absent)."""
         found = await find_by_ids(self._summaries, paths)
-        return {path: RunSummary.from_document(doc) for path, doc in found.items()}
+        summaries = {path: RunSummary.from_document(doc) for path, doc in found.items()}
+        await self._catch_up(summaries)
+        return summaries
+
+    async def _catch_up(self, summaries: dict[str, RunSummary]) -> None:
+        """Apply the chunks stored after each summary was saved, in order, up to the first
+        number missing (chunk numbers have no gaps, except after a half-done insert, which
+        the writer redoes with the same numbers)."""
+        behind = summaries
+        while behind:
+            wanted = [chunk_id(p, s.chunks + k) for p, s in behind.items() for k in range(PROBE)]
+            found = await find_by_ids(self._chunks, wanted, {"body": 0})
+            still: dict[str, RunSummary] = {}
+            for path, summary in behind.items():
+                for _ in range(PROBE):
+                    doc = found.get(chunk_id(path, summary.chunks))
+                    if doc is None:
+                        break
+                    stats, partition, offset, at = stored_batch(doc)
+                    summary.apply(stats, partition=partition, offset=offset, at=at)
+                else:
+                    still[path] = summary  # every probed chunk was there: maybe more
+            behind = still
 
     # The readers' side.
 
     async def project_summaries(self, entity: str, project: str) -> dict[str, RunSummary]:
         """Scans the (small) summaries collection: FerretDB cannot push the filter down."""
         cursor = self._summaries.find({"entity": entity, "project": project})
-        return {doc["_id"]: RunSummary.from_document(doc) async for doc in cursor}
+        summaries = {doc["_id"]: RunSummary.from_document(doc) async for doc in cursor}
+        await self._catch_up(summaries)
+        return summaries
 
     async def chunk(self, path: str, number: int, *, meta_only: bool = False) -> Document | None:
         projection = {"body": 0} if meta_only else None
@@ -105,23 +143,47 @@ def chunk_document(
     number: int,
     event_id: str,
     batch_id: str,
-    seq: int,
-    rows: int,
-    min_step: int,
-    max_step: int,
     keys: list[str],
+    stats: BatchStats,
+    partition: int,
+    offset: int,
+    at: datetime,
     body: bytes,
 ) -> Document:
+    values = {
+        "last": encode_mapping(stats.last),
+        "stats": [{"k": k, "min": low, "max": stats.max[k]} for k, low in stats.min.items()],
+    }
     return {
         "_id": chunk_id(path, number),
         "run": path,
         "n": number,
         "event_id": event_id,
         "batch_id": batch_id,
-        "seq": seq,
-        "rows": rows,
-        "min_step": min_step,
-        "max_step": max_step,
+        "seq": stats.seq,
+        "rows": stats.rows,
+        "min_step": stats.min_step,
+        "max_step": stats.max_step,
+        "ordered": stats.ordered,
         "keys": keys,  # user keys as values in an array, never as field names
+        "values": Binary(bson.encode(values)),  # one blob: see RunSummary.to_document
+        "kafka": {"partition": partition, "offset": offset},
+        "at": at,
         "body": Binary(body),
     }
+
+
+def stored_batch(doc: Document) -> tuple[BatchStats, int, int, datetime]:
+    """A chunk's stats, Kafka partition and offset, and time, as ``chunk_document`` wrote them."""
+    values = bson.decode(doc["values"])
+    stats = BatchStats(
+        rows=doc["rows"],
+        min_step=doc["min_step"],
+        max_step=doc["max_step"],
+        seq=doc["seq"],
+        ordered=doc["ordered"],
+        last=decode_mapping(values["last"]),
+        min={item["k"]: item["min"] for item in values["stats"]},
+        max={item["k"]: item["max"] for item in values["stats"]},
+    )
+    return stats, doc["kafka"]["partition"], doc["kafka"]["offset"], doc["at"]

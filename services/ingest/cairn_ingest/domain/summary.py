@@ -4,6 +4,9 @@ Per key the last value and, for numbers, the min and max; the row count, the las
 client's highest batch number, and the bookkeeping that makes the writer exactly-once: how
 many chunks (stored batches) the run has, which are numbered 0..chunks-1 so that readers find
 them by ``_id`` alone, and the Kafka position of the last batch applied.
+
+Each chunk carries its batch's ``BatchStats`` and Kafka position, so a summary saved a few
+batches ago is brought up to date by applying the chunks stored after it, in order.
 """
 
 from __future__ import annotations
@@ -17,6 +20,33 @@ import bson
 from bson import Binary
 from cairn_shared.events.runs import RunConfigUpdated, RunHistoryLogged, RunSummaryUpdated
 from cairn_shared.mongo import Document, decode_mapping, encode_mapping
+
+
+@dataclass(frozen=True)
+class BatchStats:
+    """What one stored batch adds to its run's summary."""
+
+    rows: int
+    min_step: int
+    max_step: int
+    seq: int
+    ordered: bool
+    last: dict[str, Any]
+    min: dict[str, int | float]
+    max: dict[str, int | float]
+
+    @classmethod
+    def of(cls, event: RunHistoryLogged) -> BatchStats:
+        return cls(
+            rows=event.rows,
+            min_step=event.min_step,
+            max_step=event.max_step,
+            seq=event.seq,
+            ordered=event.ordered,
+            last=event.last,
+            min=event.min,
+            max=event.max,
+        )
 
 
 @dataclass
@@ -41,7 +71,7 @@ class RunSummary:
         """Whether the batch at this position is already in the summary (a redelivery)."""
         return partition == self.partition and offset <= self.offset
 
-    def apply(self, event: RunHistoryLogged, *, partition: int, offset: int, at: datetime) -> int:
+    def apply(self, event: BatchStats, *, partition: int, offset: int, at: datetime) -> int:
         """Add a newly stored batch; returns the chunk number its rows are stored under."""
         chunk = self.chunks
         self.chunks += 1

@@ -13,10 +13,15 @@ once per batch although Kafka delivers at least once and clients retry:
 The runner commits the offsets only after ``handle`` returned, that is after all three writes.
 Summary and config updates (``run.summary[k] = v`` after ``init``) come through the same
 sequence and change only the summary document.
+
+A run's summary is saved when it is new, when the script set values in it, and otherwise at
+most every ``SAVE_EVERY_S``: each chunk carries what its batch adds to the summary, and the
+repository applies the chunks stored since the last save whenever it reads a summary.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -29,10 +34,11 @@ from cairn_shared.laps import Laps
 from cairn_shared.mongo import Document
 
 from cairn_ingest.adapters.history_repository import HistoryRepository, chunk_document
-from cairn_ingest.domain.summary import RunSummary
+from cairn_ingest.domain.summary import BatchStats, RunSummary
 
 log = structlog.get_logger(__name__)
 
+SAVE_EVERY_S = 5.0
 History = Delivery[EventData]  # RunHistoryLogged, RunSummaryUpdated or RunConfigUpdated
 HANDLED: tuple[type[EventData], ...] = (RunHistoryLogged, RunSummaryUpdated, RunConfigUpdated)
 
@@ -43,12 +49,14 @@ class HistoryWriter:
         # Summaries of the runs this member writes. Only valid while it owns their partitions:
         # the runner calls ``forget`` on every reassignment.
         self._cache: LRUCache[str, RunSummary] = LRUCache(maxsize=cache_size)
+        self._saved_at: LRUCache[str, float] = LRUCache(maxsize=cache_size)  # monotonic
         self.rows_stored = 0
         self.batches_stored = 0
         self.duplicates = 0
 
     def forget(self) -> None:
         self._cache.clear()
+        self._saved_at.clear()
 
     async def handle(self, deliveries: Sequence[History]) -> None:
         now = datetime.now(UTC)
@@ -73,6 +81,7 @@ class HistoryWriter:
         timer.lap("claim")
         positions = await self._repository.batch_positions(claimed_before)
         chunks: list[Document] = []
+        values_set: set[str] = set()
         for delivery in fresh:
             summary = summaries[delivery.envelope.subject]
             event_id, here = delivery.envelope.id, (delivery.partition, delivery.offset)
@@ -87,20 +96,26 @@ class HistoryWriter:
                 summary.set_values(
                     event, partition=delivery.partition, offset=delivery.offset, at=now
                 )
+                values_set.add(summary.path)  # not in any chunk: saved this round
         timer.lap("positions")
         await self._repository.insert_chunks(chunks)
         timer.lap("chunks")
         touched = {d.envelope.subject for d in fresh}
-        await self._repository.save_summaries([summaries[path] for path in touched])
+        due = [path for path in touched if path in values_set or self._save_due(path)]
+        await self._repository.save_summaries([summaries[path] for path in due])
         timer.lap("summaries")
         log.info(
             "history.stored",
             events=len(deliveries),
             chunks=len(chunks),
             runs=len(touched),
+            saved=len(due),
             duplicates=len(fresh) - len(first),
             **timer.laps,
         )
+        saved_at = time.monotonic()
+        for path in due:
+            self._saved_at[path] = saved_at
         for path in touched:
             self._remember(summaries[path])
         self.batches_stored += len(chunks)
@@ -109,17 +124,19 @@ class HistoryWriter:
     def _chunk(
         self, summary: RunSummary, delivery: History, event: RunHistoryLogged, now: datetime
     ) -> Document:
-        number = summary.apply(event, partition=delivery.partition, offset=delivery.offset, at=now)
+        stats = BatchStats.of(event)
+        partition, offset = delivery.partition, delivery.offset
+        number = summary.apply(stats, partition=partition, offset=offset, at=now)
         return chunk_document(
             path=summary.path,
             number=number,
             event_id=delivery.envelope.id,
             batch_id=event.batch_id,
-            seq=event.seq,
-            rows=event.rows,
-            min_step=event.min_step,
-            max_step=event.max_step,
             keys=event.keys,
+            stats=stats,
+            partition=partition,
+            offset=offset,
+            at=now,
             body=event.rows_gzip(),
         )
 
@@ -127,6 +144,9 @@ class HistoryWriter:
         wanted = {d.envelope.subject: d.envelope for d in deliveries}
         missing = [path for path in wanted if path not in self._cache]
         loaded = await self._repository.summaries(missing) if missing else {}
+        loaded_at = time.monotonic()
+        for path in loaded:
+            self._saved_at[path] = loaded_at  # saved before; what came since is in its chunks
         found: dict[str, RunSummary] = {}
         for path, envelope in wanted.items():
             summary = self._cache.get(path) or loaded.get(path)
@@ -134,6 +154,11 @@ class HistoryWriter:
                 summary = RunSummary(path=path, entity=envelope.entity, project=envelope.project)
             found[path] = summary
         return found
+
+    def _save_due(self, path: str) -> bool:
+        """A run never saved (new here) at once; otherwise every SAVE_EVERY_S."""
+        saved_at = self._saved_at.get(path)
+        return saved_at is None or time.monotonic() - saved_at >= SAVE_EVERY_S
 
     def _remember(self, summary: RunSummary) -> None:
         self._cache[summary.path] = summary
