@@ -7,15 +7,16 @@ import asyncio
 import gzip
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
-from cairn_ingest.adapters.history_repository import HistoryRepository
+from cairn_ingest.adapters.history_repository import HistoryRepository, chunk_document
 from cairn_ingest.bootstrap import create_app as create_ingest
-from cairn_ingest.domain.summary import RunSummary
+from cairn_ingest.domain.summary import BatchStats, RunSummary
 from cairn_ingest.handlers.history_writer import HANDLED, HistoryWriter
 from cairn_ingest.history_writer import GROUP
 from cairn_shared.events.topics import Topic
@@ -210,3 +211,48 @@ async def test_summaries_of_hundreds_of_runs_are_saved_and_saved_again(
     stored = await repository.summaries(s.path for s in summaries)
     assert len(stored) == 230
     assert {s.rows for s in stored.values()} == {7}
+
+
+async def test_a_summary_read_applies_the_chunks_stored_since_it_was_saved(
+    mongo: AsyncMongoClient[Document], settings: Settings
+) -> None:
+    """The writer saves a summary every few seconds; readers see every stored chunk anyway,
+    up to the first number missing."""
+    repository = HistoryRepository(mongo[settings.database_name])
+    summary = RunSummary(path="e/p/r", entity="e", project="p")
+    at = datetime.now(UTC).replace(microsecond=0)  # BSON keeps milliseconds
+
+    def stored_chunk(n: int) -> Document:
+        stats = BatchStats(
+            rows=10,
+            min_step=10 * n,
+            max_step=10 * n + 9,
+            seq=n,
+            ordered=True,
+            last={"loss": 1 / (n + 1), "a.b": n},
+            min={"loss": 1 / (n + 1)},
+            max={"loss": 1.0},
+        )
+        number = summary.apply(stats, partition=2, offset=100 + n, at=at)
+        return chunk_document(
+            path=summary.path,
+            number=number,
+            event_id=f"evt-{n}",
+            batch_id=f"b-{n}",
+            keys=list(stats.last),
+            stats=stats,
+            partition=2,
+            offset=100 + n,
+            at=at,
+            body=gzip.compress(b"{}\n"),
+        )
+
+    await repository.insert_chunks([stored_chunk(0)])
+    await repository.save_summaries([summary])
+    await repository.insert_chunks([stored_chunk(n) for n in range(1, 20)])  # past PROBE
+    expected = summary.copy()
+    stored_chunk(20)  # numbered but never stored: a half-done insert
+    await repository.insert_chunks([stored_chunk(21)])
+
+    assert await repository.summary(summary.path) == expected
+    assert (expected.chunks, expected.rows, expected.seq, expected.offset) == (20, 200, 19, 119)
