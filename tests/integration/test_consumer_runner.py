@@ -13,6 +13,7 @@ from cairn_shared.events.envelope import Cause, Envelope, EventData
 from cairn_shared.events.runs import RunStarted
 from cairn_shared.events.topics import Topic, topic_name
 from cairn_shared.kafka.consumer import (
+    BatchHandler,
     ConsumerRunner,
     Delivery,
     Handler,
@@ -236,6 +237,22 @@ async def read_dead_letters(settings: Settings, expected: int) -> list[tuple[str
     return found
 
 
+def lingering_batches(
+    settings: Settings, publisher: KafkaEventPublisher, group: str, handle: BatchHandler
+) -> ConsumerRunner:
+    """A member whose batch handler takes ``run.started`` events, lingering a second."""
+    return ConsumerRunner(
+        settings,
+        group_id=f"{settings.kafka_topic_prefix}{group}",
+        topics=[Topic.RUNS],
+        handlers={},
+        batch_handlers=on_batch((RunStarted,), handle),
+        dead_letters=publisher,
+        retry=FAST,
+        batch_linger_ms=1_000,
+    )
+
+
 async def test_a_lingering_batch_handler_gets_events_that_arrive_close_together_at_once(
     settings: Settings, publisher: KafkaEventPublisher
 ) -> None:
@@ -244,16 +261,7 @@ async def test_a_lingering_batch_handler_gets_events_that_arrive_close_together_
     async def handle(deliveries: Sequence[Delivery[EventData]]) -> None:
         batches.append([d.envelope.id for d in deliveries])
 
-    lingering = ConsumerRunner(
-        settings,
-        group_id=f"{settings.kafka_topic_prefix}linger",
-        topics=[Topic.RUNS],
-        handlers={},
-        batch_handlers=on_batch((RunStarted,), handle),
-        dead_letters=publisher,
-        retry=FAST,
-        batch_linger_ms=1_000,
-    )
+    lingering = lingering_batches(settings, publisher, "linger", handle)
     key = "one-run"  # one partition, so one batch can hold them all
 
     async def publish_in_bursts() -> None:
@@ -279,16 +287,7 @@ async def test_a_batch_handler_gets_a_fetch_of_several_partitions_in_one_call(
         batches.append([(d.envelope.id, d.partition) for d in deliveries])
 
     def member() -> ConsumerRunner:
-        return ConsumerRunner(
-            settings,
-            group_id=f"{settings.kafka_topic_prefix}across",
-            topics=[Topic.RUNS],
-            handlers={},
-            batch_handlers=on_batch((RunStarted,), handle),
-            dead_letters=publisher,
-            retry=FAST,
-            batch_linger_ms=1_000,
-        )
+        return lingering_batches(settings, publisher, "across", handle)
 
     await publisher.publish_many([(run_started(n), f"run-{n}") for n in range(12)])
     await run_until([member()], lambda: sum(map(len, batches)) >= 12)

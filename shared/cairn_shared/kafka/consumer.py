@@ -1,7 +1,7 @@
 """The consumer runner: decode, dispatch to a handler, and commit only after the effect is durable.
 
 Delivery is at least once and every handler is idempotent on the event id, so the runner's
-only duties are ordering (one partition at a time, in offset order), never committing an offset
+only duties are ordering (each partition's events in offset order), never committing an offset
 whose effect is not durable, and never losing an event that keeps failing: such an event goes to
 the dead-letter topic, with the reason, before its offset is committed.
 """
@@ -63,7 +63,7 @@ def on_batch(
     handler: Callable[[Sequence[Delivery[EventData]]], Awaitable[None]],
 ) -> dict[str, BatchHandler]:
     """Batch dispatch rows: ``handler`` gets runs of consecutive events (of any of ``events``)
-    of one partition, in offset order.
+    of one fetch, from any of its partitions, each partition's in offset order.
 
     For handlers that amortise their writes over many events (one bulk insert per poll instead
     of one per event). The same rules hold as for ``on``: the offsets are committed only after

@@ -1,7 +1,7 @@
 """The history writer: stores ``run.history`` batches and keeps each run's summary.
 
-It gets a poll's worth of one partition's events at once and writes them in three round
-trips, whatever their number: the batch markers, the chunks, the summaries. It is exactly
+It gets a fetch's worth of events (of all its partitions) at once and writes them in three
+round trips, whatever their number: the batch markers, the chunks, the summaries due. It is exactly
 once per batch although Kafka delivers at least once and clients retry:
 
 - a batch at or before the summary's Kafka position was applied before: skipped;
