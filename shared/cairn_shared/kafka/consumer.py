@@ -314,7 +314,10 @@ class ConsumerRunner:
         """Whether the record was handled (or dead-lettered) rather than skipped."""
         if self._unwanted(record):
             return False
-        decoded = await self._decode(record)
+        return await self._dispatch(record, await self._decode(record))
+
+    async def _dispatch(self, record: Record, decoded: tuple[Envelope, EventData] | None) -> bool:
+        """``_process`` once the record is decoded (None: it was dead-lettered)."""
         if decoded is None:
             return True  # dead-lettered
         envelope, data = decoded
@@ -381,11 +384,7 @@ class ConsumerRunner:
                         pending.append((record, delivery))
                         pending_handler = batch_handler
                         continue
-                    handler = self._handlers.get(decoded[0].type) if decoded is not None else None
-                    if decoded is not None and handler is not None:
-                        await self._handle_with_retries(handler, *decoded, record)
-                    dead_lettered = decoded is None and not unwanted
-                    handled = handler is not None or dead_lettered
+                    handled = not unwanted and await self._dispatch(record, decoded)
                     (self._done if handled else self._skipped)[tp] = record.offset + 1
                     self.processed += 1
             if pending_handler is not None:

@@ -36,7 +36,12 @@ from cairn_shared.mongo import (
 )
 from pymongo import ReplaceOne
 
-from cairn_ingest.domain.summary import BatchStats, RunSummary
+from cairn_ingest.domain.summary import (
+    BatchStats,
+    RunSummary,
+    decode_extremes,
+    encode_extremes,
+)
 
 LOOKUP_CONCURRENCY = 16
 PROBE = 8  # chunks looked for per run and round trip when catching a summary up
@@ -150,10 +155,7 @@ def chunk_document(
     at: datetime,
     body: bytes,
 ) -> Document:
-    values = {
-        "last": encode_mapping(stats.last),
-        "stats": [{"k": k, "min": low, "max": stats.max[k]} for k, low in stats.min.items()],
-    }
+    values = {"last": encode_mapping(stats.last), "stats": encode_extremes(stats.min, stats.max)}
     return {
         "_id": chunk_id(path, number),
         "run": path,
@@ -176,6 +178,7 @@ def chunk_document(
 def stored_batch(doc: Document) -> tuple[BatchStats, int, int, datetime]:
     """A chunk's stats, Kafka partition and offset, and time, as ``chunk_document`` wrote them."""
     values = bson.decode(doc["values"])
+    minimum, maximum = decode_extremes(values["stats"])
     stats = BatchStats(
         rows=doc["rows"],
         min_step=doc["min_step"],
@@ -183,7 +186,7 @@ def stored_batch(doc: Document) -> tuple[BatchStats, int, int, datetime]:
         seq=doc["seq"],
         ordered=doc["ordered"],
         last=decode_mapping(values["last"]),
-        min={item["k"]: item["min"] for item in values["stats"]},
-        max={item["k"]: item["max"] for item in values["stats"]},
+        min=minimum,
+        max=maximum,
     )
     return stats, doc["kafka"]["partition"], doc["kafka"]["offset"], doc["at"]

@@ -12,6 +12,7 @@ batches ago is brought up to date by applying the chunks stored after it, in ord
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -130,15 +131,10 @@ class RunSummary:
         values as subdocuments, 0.6 and 0.15 ms as one blob. Nothing filters on them inside
         the database (run filters apply in Python), so they need not be fields.
         """
-        stats = [
-            {"k": key, "min": low, "max": self.maximum[key]}
-            for key, low in self.minimum.items()
-            if key in self.maximum
-        ]
         state = {
             "last": encode_mapping(self.last),
             "config": encode_mapping(self.config),
-            "stats": stats,
+            "stats": encode_extremes(self.minimum, self.maximum),
         }
         return {
             "_id": self.path,
@@ -158,15 +154,15 @@ class RunSummary:
     def from_document(cls, doc: Document) -> RunSummary:
         # Summaries stored before the blob kept these fields in the document itself.
         state = bson.decode(doc["state"]) if "state" in doc else doc
-        stats = state.get("stats", [])
+        minimum, maximum = decode_extremes(state.get("stats", []))
         return cls(
             path=doc["_id"],
             entity=doc["entity"],
             project=doc["project"],
             last=decode_mapping(state.get("last", [])),
             config=decode_mapping(state.get("config", [])),
-            minimum={item["k"]: item["min"] for item in stats},
-            maximum={item["k"]: item["max"] for item in stats},
+            minimum=minimum,
+            maximum=maximum,
             rows=doc.get("history_rows", 0),
             chunks=doc.get("chunks", 0),
             last_step=doc.get("last_step", -1),
@@ -176,3 +172,24 @@ class RunSummary:
             offset=doc.get("kafka", {}).get("offset", -1),
             updated_at=doc.get("updated_at"),
         )
+
+
+def encode_extremes(
+    minimum: Mapping[str, int | float], maximum: Mapping[str, int | float]
+) -> list[Document]:
+    """Per-key min and max as ``[{"k": key, "min": low, "max": high}]`` (keys stay data)."""
+    return [
+        {"k": key, "min": low, "max": maximum[key]}
+        for key, low in minimum.items()
+        if key in maximum
+    ]
+
+
+def decode_extremes(
+    items: Iterable[Mapping[str, Any]],
+) -> tuple[dict[str, int | float], dict[str, int | float]]:
+    minimum: dict[str, int | float] = {}
+    maximum: dict[str, int | float] = {}
+    for item in items:
+        minimum[item["k"]], maximum[item["k"]] = item["min"], item["max"]
+    return minimum, maximum

@@ -1,8 +1,8 @@
 """The history writer: stores ``run.history`` batches and keeps each run's summary.
 
 It gets a fetch's worth of events (of all its partitions) at once and writes them in three
-round trips, whatever their number: the batch markers, the chunks, the summaries due. It is exactly
-once per batch although Kafka delivers at least once and clients retry:
+round trips, whatever their number: the batch markers, the chunks, the summaries due. It is
+exactly once per batch although Kafka delivers at least once and clients retry:
 
 - a batch at or before the summary's Kafka position was applied before: skipped;
 - a batch id already claimed at another position is a client's retry: skipped;
