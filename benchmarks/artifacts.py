@@ -6,6 +6,12 @@ Measures one 256 MiB file up and down, 2,000 files of 4 KiB up and down, and the
 unchanged 2,000-file artifact (time, and bytes storage received, from its own counters). Every
 phase runs in a fresh process with its own cache directory, so nothing is served from a warm
 cache unless the phase is about that. Prints one JSON object.
+
+When the S3 settings are in the environment (``cairn-dev env`` exports them), the same run also
+measures the floor: the big file PUT to scratch objects in 64 MiB pieces in parallel and read
+back in one GET, through presigned URLs with nothing else done to the bytes (no hashing, no
+verification, no file written). The SDK's figures are then also given as a share of it, which
+the noise of a shared machine changes far less than the figures themselves.
 """
 
 from __future__ import annotations
@@ -76,8 +82,9 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "relog-small", root, {**env, "CAIRN_CACHE_DIR": str(root / "cache-up-small")}
         )
         relog_stats = stats(base_url, key, user)
+        floor = s3_floor(big / "weights.bin") if "CAIRN_S3_ENDPOINT" in os.environ else None
     big_bytes = args.big_mib * MIB
-    return {
+    result: dict[str, Any] = {
         "big_file": {
             "bytes": big_bytes,
             "upload_s": up_big["seconds"],
@@ -102,6 +109,74 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "target_s": 1.0,
         },
     }
+    if floor is not None:
+        put_mb_s, get_mb_s = (round(big_bytes / floor[k] / 1e6, 1) for k in ("put_s", "get_s"))
+        result["s3_floor"] = {
+            "put_mb_s": put_mb_s,
+            "get_mb_s": get_mb_s,
+            "upload_share": round(result["big_file"]["upload_mb_s"] / put_mb_s, 2),
+            "download_share": round(result["big_file"]["download_mb_s"] / get_mb_s, 2),
+        }
+    return result
+
+
+def s3_floor(path: Path, piece: int = 64 * MIB) -> dict[str, float]:
+    """Seconds to PUT ``path`` to scratch objects (a piece each, in parallel) and GET it back."""
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+    from datetime import timedelta  # noqa: PLC0415
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    from minio import Minio  # noqa: PLC0415 - a dev dependency, for this measurement only
+
+    endpoint = urlsplit(os.environ["CAIRN_S3_ENDPOINT"])
+    s3 = Minio(
+        endpoint.netloc,
+        access_key=os.environ["CAIRN_S3_ACCESS_KEY"],
+        secret_key=os.environ["CAIRN_S3_SECRET_KEY"],
+        region=os.environ.get("CAIRN_S3_REGION"),
+        secure=endpoint.scheme == "https",
+    )
+    bucket, prefix = os.environ["CAIRN_S3_BUCKET"], f"bench-floor/{uuid.uuid4().hex}"
+    size = path.stat().st_size
+    offsets = enumerate(range(0, size, piece))
+    pieces = [(n, offset, min(piece, size - offset)) for n, offset in offsets]
+    hour = timedelta(hours=1)
+
+    def put(job: tuple[int, int, int]) -> None:
+        n, offset, length = job
+        url = s3.presigned_put_object(bucket, f"{prefix}/{n}", expires=hour)
+
+        def body() -> Any:
+            with path.open("rb") as f:
+                f.seek(offset)
+                left = length
+                while left > 0:
+                    chunk = f.read(min(MIB, left))
+                    left -= len(chunk)
+                    yield chunk
+
+        headers = {"Content-Length": str(length)}
+        httpx.put(url, content=body(), headers=headers, timeout=300).raise_for_status()
+
+    try:
+        started = time.perf_counter()
+        with ThreadPoolExecutor(len(pieces)) as pool:
+            list(pool.map(put, pieces))
+        put_s = time.perf_counter() - started
+        # The pieces one after another on one connection: as the SDK reads one big blob.
+        started = time.perf_counter()
+        with httpx.Client(timeout=300) as client:
+            for n, _, _ in pieces:
+                url = s3.presigned_get_object(bucket, f"{prefix}/{n}", expires=hour)
+                with client.stream("GET", url) as response:
+                    response.raise_for_status()
+                    for _ in response.iter_raw():
+                        pass
+        get_s = time.perf_counter() - started
+    finally:
+        for n, _, _ in pieces:
+            s3.remove_object(bucket, f"{prefix}/{n}")
+    return {"put_s": put_s, "get_s": get_s}
 
 
 def write_random(path: Path, size: int) -> None:
