@@ -54,7 +54,7 @@ class Worker:
 class Load:
     base: str
     headers: dict[str, str]
-    keys: list[str]
+    tails: list[bytes]  # see ``value_tails``
     rate: float
     flush_s: float
     deadline: float
@@ -63,12 +63,29 @@ class Load:
     last_ack: float = 0.0
 
 
-def batch_body(start: int, count: int, keys: list[str]) -> bytes:
-    """Gzip NDJSON as the SDK sends it. Compressed with ISA-L rather than the SDK's zlib: the
-    same format, a quarter of the CPU, which this generator shares with the stack it loads."""
-    now = time.time()
+TAILS = 4096
+
+
+def value_tails(keys: list[str]) -> list[bytes]:
+    """Rows' ends, ``,"key":value,...}``, serialized once: random floats for every key.
+
+    A training script builds its rows anyway; building them here, as dicts of fresh random
+    numbers, took two fifths of this generator's CPU, which it shares with the stack it loads.
+    """
+    if not keys:
+        return [b"}"]
+    return [
+        b"," + orjson.dumps({k: random.random() for k in keys})[1:]  # noqa: S311
+        for _ in range(TAILS)
+    ]
+
+
+def batch_body(start: int, count: int, tails: list[bytes]) -> bytes:
+    """Gzip NDJSON as the SDK sends it: ``{"_step": n, "_timestamp": t, <the keys>}`` per row.
+    Compressed with ISA-L rather than the SDK's zlib: the same format, a quarter of the CPU."""
+    timestamp = b',"_timestamp":' + orjson.dumps(time.time())
     lines = [
-        orjson.dumps({"_step": step, "_timestamp": now, **{k: random.random() for k in keys}})  # noqa: S311
+        b'{"_step":%d%s%s' % (step, timestamp, tails[step % len(tails)])
         for step in range(start, start + count)
     ]
     deflater = isal_zlib.compressobj(1, isal_zlib.DEFLATED, GZIP_WBITS)
@@ -126,7 +143,7 @@ async def run_worker(session: aiohttp.ClientSession, load: Load, worker: Worker)
         due = int((min(now, load.deadline) - started) * load.rate)
         count = min(due - worker.sent_rows, MAX_ROWS)  # a late worker catches up as the SDK does
         if count > 0:
-            body = batch_body(worker.sent_rows, count, load.keys)
+            body = batch_body(worker.sent_rows, count, load.tails)
             if not await post_batch(session, load, worker, body, count):
                 return
         if worker.sent_rows < due:
@@ -293,13 +310,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                     raise RuntimeError(f"cannot start {worker.run_id}: {await response.text()}")
 
         await asyncio.gather(*(start(w) for w in workers))
+        tails = value_tails([f"metric_{k}" for k in range(args.keys)])
         pids = stack_pids(Path(args.stack_home), args.pid)
         cpu_before, load_before = cpu_seconds(pids), os.getloadavg()
         began = time.perf_counter()
         load = Load(
             base=base,
             headers=headers,
-            keys=[f"metric_{k}" for k in range(args.keys)],
+            tails=tails,
             rate=args.rate,
             flush_s=args.flush,
             deadline=began + args.duration,
