@@ -166,6 +166,7 @@ def logs_command(component: str, follow: bool, lines: int) -> None:
     """Print the end of a component's log file (logs/<component>.log).
 
     A service means its replica 1 (logs/manifest.log); `manifest.2` reads logs/manifest.2.log.
+    A log that reached 64 MiB moves to <component>.log.1 when its component next starts.
     """
     component = instances.instance(*instances.split(component))
     path = load().layout.log_file(component)

@@ -14,6 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 _PROC = Path("/proc")
+# A log this large when its component starts moves aside to ``<name>.1`` (replacing the one
+# before): a day of load tests wrote 250 MB to ingest's alone, and `down --purge` keeps logs.
+ROTATE_LOG_BYTES = 64 * 1024 * 1024
 
 
 def read_pid(pid_file: Path) -> int | None:
@@ -77,6 +80,7 @@ def spawn(
     Returns the process and the log offset where this run's output begins (to show on failure).
     """
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    rotate(log_file)
     with log_file.open("ab") as log:
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         log.write(f"\n----- cairn-dev {stamp}: {' '.join(argv)}\n".encode())
@@ -94,6 +98,13 @@ def spawn(
             start_new_session=True,
         )
     return proc, offset
+
+
+def rotate(log_file: Path, limit: int = ROTATE_LOG_BYTES) -> None:
+    """Move ``log_file`` to ``<name>.1`` if it holds ``limit`` bytes or more."""
+    with contextlib.suppress(FileNotFoundError):
+        if log_file.stat().st_size >= limit:
+            log_file.replace(log_file.with_name(f"{log_file.name}.1"))
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

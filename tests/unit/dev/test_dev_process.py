@@ -66,6 +66,21 @@ def test_the_log_gets_a_header_and_the_output(tmp_path: Path) -> None:
     assert process.read_from(log, offset) == "hello"
 
 
+def test_a_large_log_moves_aside_when_its_component_starts(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("old run\n")
+    process.rotate(log, limit=1024)
+    assert log.read_text() == "old run\n"  # small: kept, the next run appends
+
+    log.write_text("x" * 1024)
+    (tmp_path / "x.log.1").write_text("older")
+    process.rotate(log, limit=1024)
+    assert not log.exists()
+    assert (tmp_path / "x.log.1").read_text() == "x" * 1024  # the one before is gone
+
+    process.rotate(tmp_path / "absent.log", limit=1024)  # nothing to move: no error
+
+
 def test_pid_files(tmp_path: Path) -> None:
     pid_file = tmp_path / "run" / "x.pid"
 
