@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
+from typing import Any
 
+import orjson
 import structlog
 
 from cairn_shared.settings import Settings
@@ -23,7 +26,9 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.format_exc_info,
     ]
     renderer: structlog.types.Processor = (
-        structlog.processors.JSONRenderer() if json_output else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer(serializer=dumps)
+        if json_output
+        else structlog.dev.ConsoleRenderer()
     )
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     structlog.configure(
@@ -45,3 +50,14 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(max(level, logging.INFO))
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)  # we log one line per request
     structlog.contextvars.bind_contextvars(service=settings.service)
+
+
+def dumps(event: Any, **kw: Any) -> str:
+    """A log line's JSON: orjson (a ninth of the stdlib's time, per line of every request and
+    event), or the stdlib for what only the stdlib takes (integers beyond 64 bits)."""
+    try:
+        return orjson.dumps(
+            event, default=kw.get("default"), option=orjson.OPT_NON_STR_KEYS
+        ).decode()
+    except TypeError:
+        return json.dumps(event, **kw)
