@@ -49,6 +49,12 @@ def test_cluster_ids_are_kafka_uuids() -> None:
     assert cluster_id != new_cluster_id()
 
 
+def test_a_cluster_id_never_starts_with_a_dash() -> None:
+    draws = iter([b"\xf8" + bytes(15), b"\x00" * 16])  # the first encodes to "-A..."
+
+    assert new_cluster_id(lambda: next(draws)) == "AAAAAAAAAAAAAAAAAAAAAA"
+
+
 def test_find_coordinator_request_layout() -> None:
     frame = kafka_protocol.encode_find_coordinator("grp", 7, "cd")
 

@@ -3,6 +3,7 @@
 import base64
 import subprocess
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from cairn_dev import builds, kafka_protocol, process, tools, versions
@@ -82,9 +83,15 @@ logger.runtime.level = WARN
 """
 
 
-def new_cluster_id() -> str:
-    """A Kafka Uuid: 16 random bytes, url-safe base64 without padding (22 characters)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+def new_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A Kafka Uuid: 16 random bytes, url-safe base64 without padding (22 characters).
+
+    Never one that starts with "-", as Kafka's own ``Uuid.randomUuid`` ensures: the storage
+    tool would read it as an option (it did, once in 64 starts, and `up` failed).
+    """
+    while (cluster_id := base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()).startswith("-"):
+        pass
+    return cluster_id
 
 
 class Kafka(Component):
@@ -149,7 +156,8 @@ class Kafka(Component):
             return
         # A KRaft node's storage is formatted once, with a cluster id kept for later formats.
         id_file = self.data_dir / "cluster-id"
-        if not id_file.is_file():
+        # An id starting with "-" (older cairn-dev drew those) never formatted anything.
+        if not id_file.is_file() or id_file.read_text().startswith("-"):
             id_file.write_text(new_cluster_id() + "\n")
         argv = [
             *self._jvm(heap="256m"),
