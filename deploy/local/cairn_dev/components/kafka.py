@@ -86,8 +86,8 @@ logger.runtime.level = WARN
 def new_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
     """A Kafka Uuid: 16 random bytes, url-safe base64 without padding (22 characters).
 
-    Never one that starts with "-", as Kafka's own ``Uuid.randomUuid`` ensures: the storage
-    tool would read it as an option (it did, once in 64 starts, and `up` failed).
+    Never one that starts with "-" (one in 64 would), as Kafka's own ``Uuid.randomUuid``
+    ensures: the storage tool reads such an id as an option, and `up` fails.
     """
     while (cluster_id := base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()).startswith("-"):
         pass
