@@ -24,8 +24,11 @@ import sys
 import tempfile
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -122,10 +125,6 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
 
 def s3_floor(path: Path, piece: int = 64 * MIB) -> dict[str, float]:
     """Seconds to PUT ``path`` to scratch objects (a piece each, in parallel) and GET it back."""
-    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
-    from datetime import timedelta  # noqa: PLC0415
-    from urllib.parse import urlsplit  # noqa: PLC0415
-
     from minio import Minio  # noqa: PLC0415 - a dev dependency, for this measurement only
 
     endpoint = urlsplit(os.environ["CAIRN_S3_ENDPOINT"])

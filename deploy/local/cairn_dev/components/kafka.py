@@ -89,9 +89,10 @@ def new_cluster_id(draw: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> st
     Never one that starts with "-" (one in 64 would), as Kafka's own ``Uuid.randomUuid``
     ensures: the storage tool reads such an id as an option, and `up` fails.
     """
-    while (cluster_id := base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()).startswith("-"):
-        pass
-    return cluster_id
+    while True:
+        cluster_id = base64.urlsafe_b64encode(draw()).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 class Kafka(Component):

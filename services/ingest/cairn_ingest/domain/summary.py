@@ -72,27 +72,27 @@ class RunSummary:
         """Whether the batch at this position is already in the summary (a redelivery)."""
         return partition == self.partition and offset <= self.offset
 
-    def apply(self, event: BatchStats, *, partition: int, offset: int, at: datetime) -> int:
+    def apply(self, stats: BatchStats, *, partition: int, offset: int, at: datetime) -> int:
         """Add a newly stored batch; returns the chunk number its rows are stored under."""
         chunk = self.chunks
         self.chunks += 1
-        if event.min_step < self.last_step or not event.ordered:
+        if stats.min_step < self.last_step or not stats.ordered:
             self.ordered = False
         # A batch the client numbered below one already stored arrived late: its values are
         # older, so they fill in new keys but never replace what a later batch said.
-        late = event.seq < self.seq
-        for key, value in event.last.items():
+        late = stats.seq < self.seq
+        for key, value in stats.last.items():
             if not late or key not in self.last:
                 self.last[key] = value
-        for key, low in event.min.items():
+        for key, low in stats.min.items():
             current = self.minimum.get(key)
             self.minimum[key] = low if current is None else min(current, low)
-        for key, high in event.max.items():
+        for key, high in stats.max.items():
             current = self.maximum.get(key)
             self.maximum[key] = high if current is None else max(current, high)
-        self.rows += event.rows
-        self.last_step = max(self.last_step, event.max_step)
-        self.seq = max(self.seq, event.seq)
+        self.rows += stats.rows
+        self.last_step = max(self.last_step, stats.max_step)
+        self.seq = max(self.seq, stats.seq)
         self.skip(partition=partition, offset=offset, at=at)
         return chunk
 
