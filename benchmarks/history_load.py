@@ -265,15 +265,35 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 
 def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """utime + stime of each process (and its children reaped so far)."""
+    """utime + stime of each process and its live descendants (nginx's workers do the
+    gateway's work), plus the children each has reaped so far."""
     out: dict[str, float] = {}
     for name, pid in pids.items():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[name] = sum(int(v) for v in fields[11:15]) / TICKS_S
+        total = [_cpu_ticks(p) for p in _process_tree(pid)]
+        if total and total[0] is not None:
+            out[name] = sum(t for t in total if t is not None) / TICKS_S
     return out
+
+
+def _cpu_ticks(pid: int) -> int | None:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None  # gone
+    return sum(int(v) for v in fields[11:15])
+
+
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` first, then its live descendants."""
+    tree, index = [pid], 0
+    while index < len(tree):
+        for task in Path(f"/proc/{tree[index]}/task").glob("*/children"):
+            try:
+                tree.extend(int(child) for child in task.read_text().split())
+            except OSError:
+                continue
+        index += 1
+    return tree
 
 
 def stack_pids(home: Path, extra: list[str]) -> dict[str, int]:
