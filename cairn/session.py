@@ -11,12 +11,14 @@ from typing import Any, Protocol
 import httpx
 
 from cairn.artifacts.cache import ContentCache
-from cairn.http import ApiClient, segment, tls_context
+from cairn.artifacts.object_get import ObjectGetter
+from cairn.http import USER_AGENT, ApiClient, segment, tls_context
 from cairn.names import check_entity_name, check_project_name
 from cairn.settings import ClientConfig
 
 DEFAULT_PROJECT = "uncategorized"  # W&B's project when none is given
 TRANSFER_CONNECTIONS = 32
+TRANSFER_TIMEOUT_S = 120.0  # between two reads of a transfer, not for the whole of it
 
 
 class _Closeable(Protocol):
@@ -41,6 +43,7 @@ class Session:
         self._lock = threading.Lock()  # worker threads may ask for the transfer client first
         self._api: ApiClient | None = None
         self._transfer: httpx.Client | None = None
+        self._objects: ObjectGetter | None = None
         self._viewer: dict[str, Any] | None = None
         self._projects: set[tuple[str, str]] = set()
         self._open: list[_Closeable] = []
@@ -56,8 +59,19 @@ class Session:
             return self._api
 
     @property
+    def objects(self) -> ObjectGetter:
+        """GETs of presigned object storage URLs: the blob downloads."""
+        with self._lock:
+            if self._objects is None:
+                self._objects = ObjectGetter(
+                    tls=tls_context(), timeout_s=TRANSFER_TIMEOUT_S, user_agent=USER_AGENT
+                )
+                self._open.append(self._objects)
+            return self._objects
+
+    @property
     def transfer(self) -> httpx.Client:
-        """One pool for presigned object storage URLs and HTTP references (no Cairn key)."""
+        """One pool for presigned object storage PUTs and HTTP references (no Cairn key)."""
         with self._lock:
             if self._transfer is None:
                 limits = httpx.Limits(
@@ -65,10 +79,10 @@ class Session:
                     max_keepalive_connections=TRANSFER_CONNECTIONS,
                 )
                 self._transfer = httpx.Client(
-                    timeout=httpx.Timeout(120.0, connect=15.0),
+                    timeout=httpx.Timeout(TRANSFER_TIMEOUT_S, connect=15.0),
                     limits=limits,
                     follow_redirects=True,
-                    headers={"User-Agent": "cairn-sdk/0.1"},
+                    headers={"User-Agent": USER_AGENT},
                     verify=tls_context(),
                 )
                 self._open.append(self._transfer)
@@ -79,6 +93,7 @@ class Session:
             _close_all(self._open)
             self._api = None
             self._transfer = None
+            self._objects = None
 
     def __enter__(self) -> Session:
         return self

@@ -56,7 +56,7 @@ def _fetch_into_cache(
         return _fetch_packed_into_cache(session, remote.url, {digest: remote}, bar)[digest]
     tmp = session.cache.new_tmp()
     try:
-        fetch_verified(session.transfer, remote.url, tmp, digest=digest, size=size, bar=bar)
+        fetch_verified(session.objects, remote.url, tmp, digest=digest, size=size, bar=bar)
         return session.cache.commit(tmp, digest)
     finally:
         tmp.unlink(missing_ok=True)
@@ -71,7 +71,7 @@ def _fetch_packed_into_cache(
         for digest, r in members.items()
     ]
     try:
-        fetch_verified_slices(session.transfer, url, slices, bar=bar)
+        fetch_verified_slices(session.objects, url, slices, bar=bar)
         return {s.digest: session.cache.commit(s.dest, s.digest) for s in slices}
     finally:
         for s in slices:

@@ -11,6 +11,7 @@ from typing import BinaryIO, TypeVar
 
 import httpx
 
+from cairn.artifacts.object_get import ObjectGetter, ObjectTransportError
 from cairn.errors import TransferError
 from cairn.parallel import parallel_map
 from cairn.progress import Progress
@@ -83,7 +84,7 @@ def send_put(
 
 
 def fetch_verified(
-    client: httpx.Client,
+    getter: ObjectGetter,
     url: str,
     dest: Path,
     *,
@@ -101,22 +102,19 @@ def fetch_verified(
         hasher = hashlib.sha256()
         problem = ""
         try:
-            with client.stream("GET", url) as response, dest.open("wb") as out:
+            with getter.get(url) as response, dest.open("wb") as out:
                 if not response.is_success:
-                    response.read()
-                    problem = f"HTTP {response.status_code}: {response.text[:300]}"
-                    if response.status_code not in RETRY_STATUSES:
+                    problem = f"HTTP {response.status}: {response.text()}"
+                    if response.status not in RETRY_STATUSES:
                         break
                 else:
-                    # Pieces as the socket yields them: re-chunking to a fixed size costs
-                    # more CPU than the hashing (a fresh large buffer for every chunk).
-                    for chunk in response.iter_bytes():
+                    for chunk in response.chunks():
                         out.write(chunk)
                         hasher.update(chunk)
                         got += len(chunk)
                         bar.update(len(chunk))
-        except httpx.TransportError as exc:
-            problem = str(exc) or type(exc).__name__
+        except ObjectTransportError as exc:
+            problem = str(exc)
         if not problem:
             if size in (None, got) and hasher.hexdigest() == digest:
                 return
@@ -138,7 +136,7 @@ class Slice:
 
 
 def fetch_verified_slices(
-    client: httpx.Client, url: str, slices: Sequence[Slice], *, bar: Progress
+    getter: ObjectGetter, url: str, slices: Sequence[Slice], *, bar: Progress
 ) -> None:
     """GET the one byte range of ``url`` that covers ``slices`` (distinct, non-overlapping)
     and write each slice to its ``dest``, checking its SHA-256 while streaming.
@@ -157,21 +155,20 @@ def fetch_verified_slices(
         writer = _SliceWriter(ordered, bar)
         try:
             headers = {"Range": f"bytes={start}-{end - 1}"}
-            with client.stream("GET", url, headers=headers) as response:
-                if response.status_code not in (200, 206):
-                    response.read()
-                    problem = f"HTTP {response.status_code}: {response.text[:300]}"
-                    if response.status_code not in RETRY_STATUSES:
+            with getter.get(url, headers) as response:
+                if response.status not in (200, 206):
+                    problem = f"HTTP {response.status}: {response.text()}"
+                    if response.status not in RETRY_STATUSES:
                         break
                 else:
                     # 200: a server that ignores Range sends the whole object from byte 0.
-                    writer.position = start if response.status_code == 206 else 0
-                    for chunk in response.iter_bytes():
+                    writer.position = start if response.status == 206 else 0
+                    for chunk in response.chunks():
                         if writer.write(chunk):
                             break
                     problem = writer.problem()
-        except httpx.TransportError as exc:
-            problem = str(exc) or type(exc).__name__
+        except ObjectTransportError as exc:
+            problem = str(exc)
         finally:
             writer.close()
         if not problem:
@@ -200,9 +197,9 @@ class _SliceWriter:
         self.position = 0
         self.written = 0
 
-    def write(self, chunk: bytes) -> bool:
+    def write(self, chunk: memoryview) -> bool:
         """Take a chunk; True once every slice is written."""
-        view = memoryview(chunk)
+        view = chunk
         while view and self._pending:
             current = self._pending[-1]
             if self.position < current.offset:  # bytes of members not asked for

@@ -90,12 +90,12 @@ def test_fetch_verified_checks_size_and_digest(
     url = files.put("/x", b"payload")
     dest = tmp_path / "x"
     with Session() as session, Progress(None, "t") as bar:
-        fetch_verified(session.transfer, url, dest, digest=_sha(b"payload"), size=7, bar=bar)
+        fetch_verified(session.objects, url, dest, digest=_sha(b"payload"), size=7, bar=bar)
         assert dest.read_bytes() == b"payload"
         with pytest.raises(TransferError, match="expected 8 bytes"):
-            fetch_verified(session.transfer, url, dest, digest=_sha(b"payload"), size=8, bar=bar)
+            fetch_verified(session.objects, url, dest, digest=_sha(b"payload"), size=8, bar=bar)
         with pytest.raises(TransferError, match="HTTP 404"):
-            fetch_verified(session.transfer, f"{files.url}/gone", dest, digest="0", size=1, bar=bar)
+            fetch_verified(session.objects, f"{files.url}/gone", dest, digest="0", size=1, bar=bar)
 
 
 def test_packed_blobs_come_from_one_get_each_slice_checked(
@@ -111,7 +111,7 @@ def test_packed_blobs_come_from_one_get_each_slice_checked(
     ]
     with Session() as session, Progress(None, "t") as bar:
         # This server ignores Range and sends the whole object: the slices are found anyway.
-        fetch_verified_slices(session.transfer, url, wanted, bar=bar)
+        fetch_verified_slices(session.objects, url, wanted, bar=bar)
 
         assert [(tmp_path / n).read_bytes() for n in ("first", "empty", "third")] == [
             b"first",
@@ -121,7 +121,7 @@ def test_packed_blobs_come_from_one_get_each_slice_checked(
         assert files.gets == ["/pack"]
         files.corrupt.add("/pack")
         with pytest.raises(TransferError, match="packed blobs"):
-            fetch_verified_slices(session.transfer, url, wanted, bar=bar)
+            fetch_verified_slices(session.objects, url, wanted, bar=bar)
 
 
 def _sha(data: bytes) -> str:

@@ -1,0 +1,163 @@
+"""Presigned GETs through http.client: whole bodies, kept-alive connections, early ends, proxies."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from cairn.artifacts.object_get import BUFFER_BYTES, ObjectGetter, ObjectTransportError, _Route
+from cairn.http import tls_context
+
+BODY = bytes(range(256)) * (3 * BUFFER_BYTES // 256 + 7)  # several buffers and a bit
+
+
+class ObjectServer:
+    """HTTP/1.1 with keep-alive. ``/blob`` serves BODY; ``/short`` promises more than it
+    sends; ``/missing`` is a 404. ``drop_idle`` closes each connection after one response
+    without saying so, as a server whose idle timeout struck would."""
+
+    def __init__(self) -> None:
+        self.connections = 0
+        self.targets: list[str] = []
+        self.drop_idle = False
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def setup(self) -> None:
+                super().setup()
+                server.connections += 1
+
+            def do_GET(self) -> None:
+                server.targets.append(self.path)
+                path = urlsplit(self.path).path
+                if path == "/missing":
+                    self._send(404, b"NoSuchKey: the object is gone")
+                elif path == "/short":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "1000")
+                    self.end_headers()
+                    self.wfile.write(b"x" * 10)
+                    self.close_connection = True
+                else:
+                    self._send(200, BODY)
+                if server.drop_idle:
+                    self.close_connection = True
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        return Handler
+
+
+@pytest.fixture
+def server() -> Iterator[ObjectServer]:
+    s = ObjectServer()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def getter() -> Iterator[ObjectGetter]:
+    g = ObjectGetter(tls=tls_context(), timeout_s=5, user_agent="test")
+    yield g
+    g.close()
+
+
+def read(getter: ObjectGetter, url: str) -> bytes:
+    with getter.get(url) as response:
+        assert response.is_success
+        return b"".join(bytes(chunk) for chunk in response.chunks())
+
+
+def test_bodies_come_whole_over_one_kept_alive_connection(
+    server: ObjectServer, getter: ObjectGetter
+) -> None:
+    assert read(getter, f"{server.url}/blob?X-Amz-Signature=abc") == BODY
+    assert read(getter, f"{server.url}/blob") == BODY
+
+    assert server.connections == 1
+    assert server.targets == ["/blob?X-Amz-Signature=abc", "/blob"]
+
+
+def test_an_idle_connection_the_server_dropped_is_replaced_at_once(
+    server: ObjectServer, getter: ObjectGetter
+) -> None:
+    server.drop_idle = True
+
+    assert read(getter, f"{server.url}/blob") == BODY
+    assert read(getter, f"{server.url}/blob") == BODY
+    assert server.connections == 2
+
+
+def test_a_body_cut_short_is_a_transport_error(server: ObjectServer, getter: ObjectGetter) -> None:
+    with pytest.raises(ObjectTransportError, match="990 bytes early"):
+        read(getter, f"{server.url}/short")
+
+
+def test_an_error_answer_keeps_its_status_and_text(
+    server: ObjectServer, getter: ObjectGetter
+) -> None:
+    with getter.get(f"{server.url}/missing") as response:
+        assert (response.status, response.is_success) == (404, False)
+        assert "NoSuchKey" in response.text()
+
+
+def test_no_server_is_a_transport_error(getter: ObjectGetter) -> None:
+    with pytest.raises(ObjectTransportError), getter.get("http://127.0.0.1:9/blob"):
+        pass
+
+
+def test_a_plain_http_proxy_gets_the_whole_url(
+    server: ObjectServer, getter: ObjectGetter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HTTP_PROXY", server.url)  # the test server plays the proxy
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+
+    assert read(getter, "http://objects.invalid/blob?sig=1") == BODY
+    assert server.targets == ["http://objects.invalid/blob?sig=1"]
+
+
+def test_routes_follow_the_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("HTTP_PROXY", "http_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "minio.local")
+
+    assert _Route.of("https://s3.example.com/b/k").proxy == ("proxy.internal", 3128)
+    assert _Route.of("https://minio.local:9000/b/k").proxy is None
+    assert _Route.of("http://s3.example.com/b/k") == _Route("http", "s3.example.com", 80, None)
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://proxy.internal:1080")
+    with pytest.raises(ValueError, match="only http:// proxies"):
+        _Route.of("https://s3.example.com/b/k")
