@@ -128,6 +128,8 @@ def test_cleanup_evicts_down_to_the_size_and_drops_stale_downloads(tmp_path: Pat
     for i in range(4):
         _add(cache, _digest(i), 100, now - 100 + i)
     stale, fresh = cache.new_tmp(), cache.new_tmp()
+    stale.write_bytes(b"from a download that died")
+    fresh.write_bytes(b"in flight")
     os.utime(stale, (now - 7200, now - 7200))
     assert cache.cleanup(250) == 200
     assert cache.usage() == 200
