@@ -22,14 +22,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 import httpx
 
 
-class FileServer:
-    """Serves ``files[path]`` over HTTP with an ETag; ``corrupt`` paths serve other bytes."""
+class LoopbackServer:
+    """An HTTP server on 127.0.0.1, in a thread of its own, answering with ``_handler()``."""
 
     def __init__(self) -> None:
-        self.files: dict[str, bytes] = {}
-        self.etags: dict[str, str] = {}
-        self.corrupt: set[str] = set()
-        self.gets: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
@@ -42,15 +38,29 @@ class FileServer:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def put(self, path: str, data: bytes, etag: str | None = None) -> str:
-        self.files[path] = data
-        self.etags[path] = etag or hashlib.md5(data, usedforsecurity=False).hexdigest()
-        return f"{self.url}{path}"
-
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+
+class FileServer(LoopbackServer):
+    """Serves ``files[path]`` over HTTP with an ETag; ``corrupt`` paths serve other bytes."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, bytes] = {}
+        self.etags: dict[str, str] = {}
+        self.corrupt: set[str] = set()
+        self.gets: list[str] = []
+        super().__init__()
+
+    def put(self, path: str, data: bytes, etag: str | None = None) -> str:
+        self.files[path] = data
+        self.etags[path] = etag or hashlib.md5(data, usedforsecurity=False).hexdigest()
+        return f"{self.url}{path}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self

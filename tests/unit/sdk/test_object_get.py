@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -12,11 +11,12 @@ import pytest
 
 from cairn.artifacts.object_get import BUFFER_BYTES, ObjectGetter, ObjectTransportError, _Route
 from cairn.http import tls_context
+from tests.unit.sdk.fakes import LoopbackServer
 
 BODY = bytes(range(256)) * (3 * BUFFER_BYTES // 256 + 7)  # several buffers and a bit
 
 
-class ObjectServer:
+class ObjectServer(LoopbackServer):
     """HTTP/1.1 with keep-alive. ``/blob`` serves BODY; ``/short`` promises more than it
     sends; ``/missing`` is a 404. ``drop_idle`` closes each connection after one response
     without saying so, as a server whose idle timeout struck would."""
@@ -25,22 +25,7 @@ class ObjectServer:
         self.connections = 0
         self.targets: list[str] = []
         self.drop_idle = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join()
+        super().__init__()
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
