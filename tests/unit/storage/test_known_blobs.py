@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from cairn_storage.adapters.known_blobs import KnownBlobs
-from cairn_storage.domain.blobs import Blob
+from cairn_storage.domain.blobs import Blob, Location
 
 from tests.unit.storage.fakes import FakeBlobIndex
 
@@ -22,6 +22,10 @@ class CountingIndex(FakeBlobIndex):
     async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
         self.asked.append(list(digests))
         return await super().sizes(entity, digests)
+
+    async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
+        self.asked.append(list(digests))
+        return await super().locations(entity, digests)
 
 
 async def test_present_blobs_are_asked_once_and_absent_ones_every_time() -> None:
@@ -59,3 +63,30 @@ async def test_the_memory_is_bounded_and_forgets_the_least_recent() -> None:
     await known.sizes("team", [A, B, C])
 
     assert index.asked == [[B]]
+
+
+async def test_locations_read_from_the_index_are_asked_once() -> None:
+    index = CountingIndex()
+    await index.add_many("team", [Blob(A, 1)], stored_by="u", stored_at=NOW)
+    known = KnownBlobs(index)
+
+    first = await known.locations("team", [A, B])
+    assert await known.locations("team", [A, B]) == first
+    assert await known.sizes("team", [A]) == {A: 1}  # a located blob is a present one
+
+    assert index.asked == [[A, B], [B]]
+
+
+async def test_a_recorded_blob_is_located_by_the_index_and_forgotten_blobs_asked_again() -> None:
+    index = CountingIndex()
+    packed = {A: Location("packs/p1", 1, offset=0)}
+    await index.add_many("team", [Blob(A, 1)], stored_by="u", stored_at=NOW, packed=packed)
+    known = KnownBlobs(index)
+    # Recording it again, whole this time: the index keeps the first location, and so do we.
+    await known.add_many("team", [Blob(A, 1)], stored_by="u", stored_at=NOW)
+
+    assert await known.locations("team", [A]) == packed
+    known.forget("team", A)
+    assert await known.locations("team", [A]) == packed
+
+    assert index.asked == [[A], [A]]

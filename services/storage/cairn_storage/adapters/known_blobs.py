@@ -1,9 +1,12 @@
-"""A process-local memory of blobs the index is known to hold.
+"""A process-local memory of blobs the index is known to hold, and of where they are.
 
 A verified blob never changes, so once this process has seen it in the index (or recorded it),
 asking again is wasted work; and on FerretDB, where a multi-digest lookup scans the whole
-collection, it is most of the time of a re-log. Only presence is remembered; an absent digest
-is always asked again. Whatever deletes blobs (garbage collection) must call ``forget``.
+collection, it is most of the time of a re-log. Where a blob is stored is remembered too, once
+read from the index: many workers downloading the same dataset then cost one lookup, not one
+each (2,000 blobs took 200 to 375 ms on FerretDB). Only what is present is remembered; an
+absent digest is always asked again. Whatever deletes blobs (garbage collection) must call
+``forget``.
 """
 
 from __future__ import annotations
@@ -18,11 +21,17 @@ from cairn_storage.domain.blobs import Blob, Location
 
 
 class KnownBlobs:
-    """``BlobIndex`` in front of another, remembering up to ``capacity`` present blobs (LRU)."""
+    """``BlobIndex`` in front of another, remembering up to ``capacity`` present blobs and
+    the locations of up to ``located`` (LRU both)."""
 
-    def __init__(self, index: BlobIndex, *, capacity: int = 1_000_000) -> None:
+    def __init__(
+        self, index: BlobIndex, *, capacity: int = 1_000_000, located: int = 200_000
+    ) -> None:
         self._index = index
         self._sizes: LRUCache[str, int] = LRUCache(maxsize=capacity)
+        # Filled from the index's answers only: a blob this process records may have been
+        # stored before, elsewhere, and the index keeps the first location.
+        self._locations: LRUCache[str, Location] = LRUCache(maxsize=located)
 
     async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -40,7 +49,21 @@ class KnownBlobs:
         return found
 
     async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
-        return await self._index.locations(entity, digests)  # sizes only are remembered
+        found: dict[str, Location] = {}
+        unknown: list[str] = []
+        for digest in digests:
+            location = self._locations.get(blob_id(entity, digest))
+            if location is None:
+                unknown.append(digest)
+            else:
+                found[digest] = location
+        if unknown:
+            fetched = await self._index.locations(entity, unknown)
+            for digest, location in fetched.items():
+                self._locations[blob_id(entity, digest)] = location
+            self._remember(entity, {d: location.size for d, location in fetched.items()})
+            found.update(fetched)
+        return found
 
     async def add_many(
         self,
@@ -62,6 +85,7 @@ class KnownBlobs:
 
     def forget(self, entity: str, digest: str) -> None:
         self._sizes.pop(blob_id(entity, digest), None)
+        self._locations.pop(blob_id(entity, digest), None)
 
     def _remember(self, entity: str, sizes: dict[str, int]) -> None:
         for digest, size in sizes.items():
