@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import ssl
 import threading
 import uuid
 from collections.abc import Callable
@@ -23,11 +24,15 @@ import httpx
 
 
 class LoopbackServer:
-    """An HTTP server on 127.0.0.1, in a thread of its own, answering with ``_handler()``."""
+    """An HTTP server on 127.0.0.1, in a thread of its own, answering with ``_handler()``;
+    HTTPS with ``tls`` (a server-side context)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
+        self.scheme = "http" if tls is None else "https"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
@@ -36,7 +41,7 @@ class LoopbackServer:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"{self.scheme}://{host!s}:{port}"
 
     def close(self) -> None:
         self._server.shutdown()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import select
+import socket
+import ssl
 from collections.abc import Iterator
+from contextlib import closing
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import trustme
 
 from cairn.artifacts.object_get import BUFFER_BYTES, ObjectGetter, ObjectTransportError, _Route
 from cairn.http import tls_context
@@ -21,11 +26,11 @@ class ObjectServer(LoopbackServer):
     sends; ``/missing`` is a 404. ``drop_idle`` closes each connection after one response
     without saying so, as a server whose idle timeout struck would."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.connections = 0
         self.targets: list[str] = []
         self.drop_idle = False
-        super().__init__()
+        super().__init__(tls)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         server = self
@@ -63,6 +68,65 @@ class ObjectServer(LoopbackServer):
                 self.wfile.write(body)
 
         return Handler
+
+
+class TunnelProxy(LoopbackServer):
+    """An HTTP proxy that only tunnels (CONNECT), as in front of an https endpoint."""
+
+    def __init__(self) -> None:
+        self.tunnels: list[str] = []
+        super().__init__()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_CONNECT(self) -> None:
+                proxy.tunnels.append(self.path)
+                host, _, port = self.path.rpartition(":")
+                with socket.create_connection((host, int(port))) as upstream:
+                    self.send_response(200, "Connection established")
+                    self.end_headers()
+                    relay(self.connection, upstream)
+                self.close_connection = True
+
+        return Handler
+
+
+def relay(a: socket.socket, b: socket.socket) -> None:
+    """Copy bytes both ways until either side closes."""
+    while True:
+        readable, _, _ = select.select([a, b], [], [], 5)
+        for source in readable:
+            data = source.recv(65536)
+            if not data:
+                return
+            (b if source is a else a).sendall(data)
+        if not readable:
+            return
+
+
+@pytest.fixture
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def tls_server(ca: trustme.CA) -> Iterator[ObjectServer]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    s = ObjectServer(context)
+    yield s
+    s.close()
+
+
+def trusting(ca: trustme.CA) -> ObjectGetter:
+    context = ssl.create_default_context()
+    ca.configure_trust(context)
+    return ObjectGetter(tls=context, timeout_s=5, user_agent="test")
 
 
 @pytest.fixture
@@ -132,6 +196,32 @@ def test_a_plain_http_proxy_gets_the_whole_url(
 
     assert read(getter, "http://objects.invalid/blob?sig=1") == BODY
     assert server.targets == ["http://objects.invalid/blob?sig=1"]
+
+
+def test_https_is_checked_against_the_trust_it_is_given(
+    tls_server: ObjectServer, ca: trustme.CA, getter: ObjectGetter
+) -> None:
+    with closing(trusting(ca)) as trusted:
+        assert read(trusted, f"{tls_server.url}/blob") == BODY
+    with pytest.raises(ObjectTransportError, match="CERTIFICATE_VERIFY_FAILED"):
+        read(getter, f"{tls_server.url}/blob")  # the usual CAs never signed this server
+
+
+def test_https_through_a_proxy_goes_through_a_tunnel(
+    tls_server: ObjectServer, ca: trustme.CA, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    proxy = TunnelProxy()
+    monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    try:
+        with closing(trusting(ca)) as getter:
+            assert read(getter, f"{tls_server.url}/blob?sig=1") == BODY
+    finally:
+        proxy.close()
+
+    assert proxy.tunnels == [tls_server.url.removeprefix("https://")]
+    assert tls_server.targets == ["/blob?sig=1"]
 
 
 def test_routes_follow_the_proxy_environment(monkeypatch: pytest.MonkeyPatch) -> None:
