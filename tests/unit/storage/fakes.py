@@ -160,7 +160,7 @@ class FakeBlobIndex:
         stored_by: str,
         stored_at: datetime,
         packed: Mapping[str, Location] | None = None,
-    ) -> int:
+    ) -> dict[str, Location]:
         new = [b for b in blobs if (entity, b.digest) not in self.sizes_by_id]
         for blob in new:
             self.sizes_by_id[entity, blob.digest] = blob.size
@@ -168,7 +168,7 @@ class FakeBlobIndex:
             self.placed[entity, blob.digest] = (packed or {}).get(blob.digest) or Location(
                 blob_key(entity, blob.digest), blob.size
             )
-        return len(new)
+        return {b.digest: self.placed[entity, b.digest] for b in new}
 
     async def stats(self, entity: str) -> BlobStats:
         sizes = [s for (e, _), s in self.sizes_by_id.items() if e == entity]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from cairn_shared.manifests import blob_key
 from cairn_storage.adapters.known_blobs import KnownBlobs
 from cairn_storage.domain.blobs import Blob, Location
 
@@ -77,16 +78,33 @@ async def test_locations_read_from_the_index_are_asked_once() -> None:
     assert index.asked == [[A, B], [B]]
 
 
-async def test_a_recorded_blob_is_located_by_the_index_and_forgotten_blobs_asked_again() -> None:
+async def test_a_blob_recorded_here_first_is_located_without_asking() -> None:
+    index = CountingIndex()
+    known = KnownBlobs(index)
+    packed = {A: Location("packs/p1", 1, offset=0)}
+
+    whole = Location(blob_key("team", B), 2)
+
+    recorded = await known.add_many(
+        "team", [Blob(A, 1), Blob(B, 2)], stored_by="u", stored_at=NOW, packed=packed
+    )
+
+    assert recorded == {A: packed[A], B: whole}
+    assert await known.locations("team", [A, B]) == recorded
+
+    assert index.asked == []
+
+
+async def test_a_blob_recorded_before_keeps_its_first_location() -> None:
     index = CountingIndex()
     packed = {A: Location("packs/p1", 1, offset=0)}
     await index.add_many("team", [Blob(A, 1)], stored_by="u", stored_at=NOW, packed=packed)
     known = KnownBlobs(index)
     # Recording it again, whole this time: the index keeps the first location, and so do we.
-    await known.add_many("team", [Blob(A, 1)], stored_by="u", stored_at=NOW)
+    assert await known.add_many("team", [Blob(A, 1)], stored_by="u", stored_at=NOW) == {}
 
     assert await known.locations("team", [A]) == packed
-    known.forget("team", A)
+    known.forget("team", A)  # as garbage collection would: asked again
     assert await known.locations("team", [A]) == packed
 
     assert index.asked == [[A], [A]]

@@ -46,9 +46,10 @@ class BlobIndex(Protocol):
         stored_by: str,
         stored_at: datetime,
         packed: Mapping[str, Location] | None = None,
-    ) -> int:
-        """Record ``blobs`` unless present; how many were new. A blob is its own object unless
-        ``packed`` places it in a pack."""
+    ) -> dict[str, Location]:
+        """Record ``blobs`` unless present; returns where the new ones are (the ones recorded
+        before keep their first location). A blob is its own object unless ``packed`` places it
+        in a pack."""
         ...
 
     async def stats(self, entity: str) -> BlobStats: ...
@@ -84,22 +85,22 @@ class MongoBlobIndex:
         stored_by: str,
         stored_at: datetime,
         packed: Mapping[str, Location] | None = None,
-    ) -> int:
+    ) -> dict[str, Location]:
         places = packed or {}
+        where = {
+            b.digest: places.get(b.digest) or Location(blob_key(entity, b.digest), b.size)
+            for b in blobs
+        }
         docs = [
-            _document(
-                entity,
-                blob,
-                places.get(blob.digest) or Location(blob_key(entity, blob.digest), blob.size),
-                stored_by=stored_by,
-                stored_at=stored_at,
-            )
+            _document(entity, blob, where[blob.digest], stored_by=stored_by, stored_at=stored_at)
             for blob in blobs
         ]
         chunks = [docs[i : i + CHUNK] for i in range(0, len(docs), CHUNK)]
         # A duplicate ``_id``: another completion recorded the same blob first (success).
-        existed = await asyncio.gather(*(insert_many_once(self._blobs, c) for c in chunks))
-        return len(docs) - sum(len(e) for e in existed)
+        existed = set().union(
+            *await asyncio.gather(*(insert_many_once(self._blobs, c) for c in chunks))
+        )
+        return {d: place for d, place in where.items() if blob_id(entity, d) not in existed}
 
     async def stats(self, entity: str) -> BlobStats:
         # Two queries, because FerretDB 1.x computes only the first accumulator of a $group

@@ -127,7 +127,7 @@ async def complete_uploads(
     laps.lap("announce")
     return Completion(
         stored=[b.digest for b in everything],
-        newly_stored=inserted,
+        newly_stored=len(inserted),
         bytes_verified=bytes_verified,
         laps=laps.laps,
     )
