@@ -11,13 +11,16 @@ what is present is remembered; an absent digest is always asked again. Whatever 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
+from typing import TypeVar
 
 from cachetools import LRUCache
 
 from cairn_storage.adapters.blob_index import BlobIndex, BlobStats, blob_id
 from cairn_storage.domain.blobs import Blob, Location
+
+T = TypeVar("T")
 
 
 class KnownBlobs:
@@ -34,35 +37,11 @@ class KnownBlobs:
         self._locations: LRUCache[str, Location] = LRUCache(maxsize=located)
 
     async def sizes(self, entity: str, digests: Sequence[str]) -> dict[str, int]:
-        found: dict[str, int] = {}
-        unknown: list[str] = []
-        for digest in digests:
-            size = self._sizes.get(blob_id(entity, digest))  # a hit counts as a use
-            if size is None:
-                unknown.append(digest)
-            else:
-                found[digest] = size
-        if unknown:
-            fetched = await self._index.sizes(entity, unknown)
-            self._remember(entity, fetched)
-            found.update(fetched)
-        return found
+        return await _recall(self._sizes, entity, digests, self._index.sizes)
 
     async def locations(self, entity: str, digests: Sequence[str]) -> dict[str, Location]:
-        found: dict[str, Location] = {}
-        unknown: list[str] = []
-        for digest in digests:
-            location = self._locations.get(blob_id(entity, digest))
-            if location is None:
-                unknown.append(digest)
-            else:
-                found[digest] = location
-        if unknown:
-            fetched = await self._index.locations(entity, unknown)
-            for digest, location in fetched.items():
-                self._locations[blob_id(entity, digest)] = location
-            self._remember(entity, {d: location.size for d, location in fetched.items()})
-            found.update(fetched)
+        found = await _recall(self._locations, entity, digests, self._index.locations)
+        self._remember(entity, {digest: where.size for digest, where in found.items()})
         return found
 
     async def add_many(
@@ -92,3 +71,27 @@ class KnownBlobs:
     def _remember(self, entity: str, sizes: dict[str, int]) -> None:
         for digest, size in sizes.items():
             self._sizes[blob_id(entity, digest)] = size
+
+
+async def _recall(
+    memory: LRUCache[str, T],
+    entity: str,
+    digests: Sequence[str],
+    ask: Callable[[str, Sequence[str]], Awaitable[dict[str, T]]],
+) -> dict[str, T]:
+    """What ``memory`` holds of ``digests`` (a hit counts as a use), the rest from ``ask``,
+    whose answers it then holds too."""
+    found: dict[str, T] = {}
+    unknown: list[str] = []
+    for digest in digests:
+        value = memory.get(blob_id(entity, digest))
+        if value is None:
+            unknown.append(digest)
+        else:
+            found[digest] = value
+    if unknown:
+        fetched = await ask(entity, unknown)
+        for digest, value in fetched.items():
+            memory[blob_id(entity, digest)] = value
+        found.update(fetched)
+    return found
