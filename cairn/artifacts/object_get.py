@@ -5,7 +5,7 @@ for a 256 MiB blob that took more CPU than the SHA-256 computed beside it. The s
 library's http.client reads the body with ``readinto`` into a buffer kept for the whole
 response, of 256 KiB so that it stays in the CPU's cache while each piece is hashed and
 written (1 MiB measured slower here). ``benchmarks/artifacts`` downloads 256 MiB at 400 to
-600 MB/s this way on the dev VM, against 310 to 340 MB/s with httpx, in interleaved runs.
+620 MB/s this way on the dev VM, against 250 to 340 MB/s with httpx, in interleaved runs.
 
 Only presigned URLs of Cairn's object store come here: they never redirect, and their bytes
 are the blob itself (no Content-Encoding is decoded). API calls and http(s) references stay
