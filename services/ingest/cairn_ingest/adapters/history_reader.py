@@ -147,8 +147,9 @@ class HistoryReader:
                     return
                 yield chunk["n"], chunk
         finally:
-            for task in pending:
-                task.cancel()
+            # The lookups still in flight finish rather than being cancelled: PyMongo leaks
+            # the socket of a connection it was opening when cancelled (a ResourceWarning).
+            await asyncio.gather(*pending, return_exceptions=True)
 
 
 def _lines(chunk: Document) -> list[bytes]:
