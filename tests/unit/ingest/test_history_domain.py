@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gzip
 import math
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +71,34 @@ def test_a_plain_batch_parses_as_the_line_by_line_reading_does(rows: list[dict[s
     plain, by_line = parse_batch(text, LIMITS), history._parse_lines(text, LIMITS)
     assert plain == by_line
     assert plain.rows == len(rows)
+
+
+def test_random_plain_batches_parse_as_the_line_by_line_reading_does() -> None:
+    """The fast path infers types from ``min``/``max``; any mix of kinds must agree with the
+    authority, including bools at and between the extremes and keys in another order."""
+    rng = random.Random(7)  # noqa: S311 - test data, not secrets
+    kinds: list[Callable[[], Any]] = [
+        lambda: rng.uniform(-1, 1),
+        lambda: rng.randint(-3, 3),
+        lambda: rng.choice([True, False]),
+        lambda: rng.choice([0, 1, 0.0, 1.0]),
+        lambda: rng.choice(["a", "b"]),
+        lambda: None,
+        lambda: [rng.randint(0, 2)],
+        lambda: {"a": 1},
+        lambda: rng.choice([2**63, 2**64 - 1]),  # beyond int64: orjson reads them as uint64
+    ]
+    for _ in range(500):
+        columns = {f"k{n}": rng.sample(kinds, rng.randint(1, 3)) for n in range(rng.randint(1, 4))}
+        rows = []
+        for step in range(rng.randint(1, 6)):
+            row = {key: rng.choice(makers)() for key, makers in columns.items()}
+            items = [("_step", step), *row.items()]
+            rng.shuffle(items)
+            rows.append(dict(items))
+        text = ndjson(*rows)
+        assert history._parse_plain(text, LIMITS) in (None, history._parse_lines(text, LIMITS))
+        assert parse_batch(text, LIMITS) == history._parse_lines(text, LIMITS)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from itertools import chain
+from operator import itemgetter
 from typing import Any, cast
 
 import orjson
@@ -111,10 +111,10 @@ def _parse_plain(text: bytes, limits: Limits) -> ParsedBatch | None:
 
     Its lines are read as one JSON array. A JSON value cannot hold a raw newline except as
     whitespace, and a comma there makes any value invalid, so this reads exactly the rows the
-    line-by-line parser would, or fails. Every row must then be an object with the same keys
-    in the same order and an integer ``_step`` >= 0. orjson refuses NaN and infinities, so
-    every float is finite. Whatever differs (a blank line, NaN, a fault to report with its
-    line number) goes to ``_parse_lines``, the one authority on what a batch may hold.
+    line-by-line parser would, or fails. Every row must then be an object with the keys of the
+    first (as many, and each of them) and an integer ``_step`` >= 0. orjson refuses NaN and
+    infinities, so every float is finite. Whatever differs (a blank line, NaN, a fault to report
+    with its line number) goes to ``_parse_lines``, the one authority on what a batch may hold.
     """
     try:
         rows = orjson.loads(b"[" + text.strip().replace(b"\n", b",") + b"]")
@@ -122,14 +122,13 @@ def _parse_plain(text: bytes, limits: Limits) -> ParsedBatch | None:
         return None
     if not 0 < len(rows) <= limits.max_rows or set(map(type, rows)) != {dict}:
         return None
-    shapes = set(map(tuple, rows))
-    if len(shapes) != 1:
+    shape = list(rows[0])
+    if STEP not in shape or len(shape) > limits.max_keys or set(map(len, rows)) != {len(shape)}:
         return None
-    (shape,) = shapes
-    if STEP not in shape or len(shape) > limits.max_keys:
+    try:
+        columns = {key: list(map(itemgetter(key), rows)) for key in shape}
+    except KeyError:  # a row with as many keys as the first, but others
         return None
-    values = zip(*map(dict.values, rows), strict=True)  # every row has the keys of ``shape``
-    columns = dict(zip(shape, map(list, values), strict=True))
     steps = columns[STEP]
     if set(map(type, steps)) != {int} or min(steps) < 0:
         return None
@@ -210,21 +209,33 @@ def _extremes(
 ) -> tuple[dict[str, int | float], dict[str, int | float]]:
     """Per numeric key, the finite min and max over the batch (within BSON's int64).
 
-    ``finite``: every float is known finite, so when every value of the batch is a number
-    (the usual batch), plain ``min`` and ``max`` per key are the answer.
+    ``finite``: every float is known finite (no NaN or infinity to filter out).
     """
     minimum: dict[str, int | float] = {}
     maximum: dict[str, int | float] = {}
-    plain = finite and set(map(type, chain.from_iterable(columns.values()))) <= NUMBERS
+    extremes_of = _finite_extremes if finite else _column_extremes
     for key, column in columns.items():
-        extremes = _plain_extremes(column) if plain else _column_extremes(column)
+        extremes = extremes_of(column)
         if extremes is not None:
             minimum[key], maximum[key] = extremes
     return minimum, maximum
 
 
-def _plain_extremes(column: list[int | float]) -> tuple[int | float, int | float] | None:
-    low, high = min(column), max(column)
+def _finite_extremes(column: list[Any]) -> tuple[int | float, int | float] | None:
+    """``_column_extremes`` of a column without NaN or infinities, in two C passes when every
+    value is a number (the usual column).
+
+    ``min`` and ``max`` compare each value with the extreme so far, which is of the first
+    value's kind, so a value of another kind (a string among numbers, None) raises TypeError.
+    When both results are numbers, every value is a number or a bool; a bool that is neither
+    result lies between them, so leaving it out, as ``_column_extremes`` does, changes nothing.
+    """
+    try:
+        low, high = min(column), max(column)
+    except TypeError:
+        return _column_extremes(column)
+    if type(low) not in NUMBERS or type(high) not in NUMBERS:
+        return _column_extremes(column)  # strings, lists, or a bool at an end
     if low < INT64_MIN or high > INT64_MAX:  # a uint64 from orjson, or a float that large
         return _column_extremes(column)
     return low, high
