@@ -26,7 +26,7 @@ def test_each_service_gets_an_upstream_with_keepalive_and_a_prefix_route(tmp_pat
     assert "upstream cairn_manifest {" in conf
     assert "server 127.0.0.1:18082 max_fails=0;" in conf
     assert "server 127.0.0.1:28082 max_fails=0;" in conf  # replicas are more server lines
-    assert "keepalive 16;" in conf
+    assert "keepalive 256;" in conf
     assert "location /ingest/ {" in conf
     assert "proxy_pass http://cairn_ingest$cairn_upstream_uri;" in conf
 
