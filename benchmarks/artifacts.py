@@ -11,13 +11,17 @@ When the S3 settings are in the environment (``cairn-dev env`` exports them), th
 measures the floor: the big file PUT to scratch objects in 64 MiB pieces in parallel and read
 back in one GET, through presigned URLs with nothing else done to the bytes (no hashing, no
 verification, no file written). The SDK's figures are then also given as a share of it, which
-the noise of a shared machine changes far less than the figures themselves.
+the noise of a shared machine changes far less than the figures themselves. On the local stack
+it also reports the S3 server's CPU seconds for the floor's PUT and GET, and
+``server_put_bound_mb_s``: the PUT rate the server could reach with every core to itself and
+no client at all (cores x bytes / its CPU seconds).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -32,6 +36,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from benchmarks.process_cpu import cpu_seconds, stack_pids
+
 MIB = 1024 * 1024
 
 
@@ -40,6 +46,7 @@ def main() -> None:
     parser.add_argument("--big-mib", type=int, default=256)
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--file-kib", type=int, default=4)
+    parser.add_argument("--stack-home", default=".cairn-dev", help="cairn-dev's home (pids)")
     parser.add_argument("--phase", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -85,7 +92,10 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "relog-small", root, {**env, "CAIRN_CACHE_DIR": str(root / "cache-up-small")}
         )
         relog_stats = stats(base_url, key, user)
-        floor = s3_floor(big / "weights.bin") if "CAIRN_S3_ENDPOINT" in os.environ else None
+        floor = None
+        if "CAIRN_S3_ENDPOINT" in os.environ:
+            server = stack_pids(Path(args.stack_home)).get("s3")
+            floor = s3_floor(big / "weights.bin", server)
     big_bytes = args.big_mib * MIB
     result: dict[str, Any] = {
         "big_file": {
@@ -120,11 +130,20 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "upload_share": round(result["big_file"]["upload_mb_s"] / put_mb_s, 2),
             "download_share": round(result["big_file"]["download_mb_s"] / get_mb_s, 2),
         }
+        if not math.isnan(floor["put_cpu_s"]):
+            cores = os.cpu_count() or 1
+            result["s3_floor"] |= {
+                "server_put_cpu_s": round(floor["put_cpu_s"], 2),
+                "server_get_cpu_s": round(floor["get_cpu_s"], 2),
+                "server_put_bound_mb_s": round(cores * big_bytes / floor["put_cpu_s"] / 1e6, 1),
+                "cores": cores,
+            }
     return result
 
 
-def s3_floor(path: Path, piece: int = 64 * MIB) -> dict[str, float]:
-    """Seconds to PUT ``path`` to scratch objects (a piece each, in parallel) and GET it back."""
+def s3_floor(path: Path, server: int | None, piece: int = 64 * MIB) -> dict[str, float]:
+    """Seconds to PUT ``path`` to scratch objects (a piece each, in parallel) and GET it back,
+    and the CPU seconds the S3 server (pid ``server``, when known) spent on each."""
     from minio import Minio  # noqa: PLC0415 - a dev dependency, for this measurement only
 
     endpoint = urlsplit(os.environ["CAIRN_S3_ENDPOINT"])
@@ -157,13 +176,16 @@ def s3_floor(path: Path, piece: int = 64 * MIB) -> dict[str, float]:
         headers = {"Content-Length": str(length)}
         httpx.put(url, content=body(), headers=headers, timeout=300).raise_for_status()
 
+    def server_cpu() -> float:
+        return cpu_seconds({"s3": server}).get("s3", math.nan) if server else math.nan
+
     try:
-        started = time.perf_counter()
+        cpu, started = server_cpu(), time.perf_counter()
         with ThreadPoolExecutor(len(pieces)) as pool:
             list(pool.map(put, pieces))
-        put_s = time.perf_counter() - started
+        put_s, put_cpu = time.perf_counter() - started, server_cpu() - cpu
         # The pieces one after another on one connection: as the SDK reads one big blob.
-        started = time.perf_counter()
+        cpu, started = server_cpu(), time.perf_counter()
         with httpx.Client(timeout=300) as client:
             for n, _, _ in pieces:
                 url = s3.presigned_get_object(bucket, f"{prefix}/{n}", expires=hour)
@@ -171,11 +193,11 @@ def s3_floor(path: Path, piece: int = 64 * MIB) -> dict[str, float]:
                     response.raise_for_status()
                     for _ in response.iter_raw():
                         pass
-        get_s = time.perf_counter() - started
+        get_s, get_cpu = time.perf_counter() - started, server_cpu() - cpu
     finally:
         for n, _, _ in pieces:
             s3.remove_object(bucket, f"{prefix}/{n}")
-    return {"put_s": put_s, "get_s": get_s}
+    return {"put_s": put_s, "get_s": get_s, "put_cpu_s": put_cpu, "get_cpu_s": get_cpu}
 
 
 def write_random(path: Path, size: int) -> None:

@@ -35,8 +35,9 @@ import aiohttp
 import orjson
 from isal import isal_zlib
 
+from benchmarks.process_cpu import cpu_seconds, stack_pids
+
 GZIP_WBITS = 31
-TICKS_S = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -264,48 +265,6 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def cpu_seconds(pids: dict[str, int]) -> dict[str, float]:
-    """utime + stime of each process and its live descendants (nginx's workers do the
-    gateway's work), plus the children each has reaped so far."""
-    out: dict[str, float] = {}
-    for name, pid in pids.items():
-        total = [_cpu_ticks(p) for p in _process_tree(pid)]
-        if total and total[0] is not None:
-            out[name] = sum(t for t in total if t is not None) / TICKS_S
-    return out
-
-
-def _cpu_ticks(pid: int) -> int | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None  # gone
-    return sum(int(v) for v in fields[11:15])
-
-
-def _process_tree(pid: int) -> list[int]:
-    """``pid`` first, then its live descendants."""
-    tree, index = [pid], 0
-    while index < len(tree):
-        for task in Path(f"/proc/{tree[index]}/task").glob("*/children"):
-            try:
-                tree.extend(int(child) for child in task.read_text().split())
-            except OSError:
-                continue
-        index += 1
-    return tree
-
-
-def stack_pids(home: Path, extra: list[str]) -> dict[str, int]:
-    pids = {"loadgen": os.getpid()}
-    for pid_file in sorted((home / "run").glob("*.pid")):
-        pids[pid_file.stem] = int(pid_file.read_text().split()[0])
-    for item in extra:
-        name, _, pid = item.partition("=")
-        pids[name] = int(pid)
-    return pids
-
-
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     base_url = os.environ["CAIRN_BASE_URL"].rstrip("/")
     headers = {"Authorization": f"Bearer {os.environ['CAIRN_API_KEY']}"}
@@ -331,7 +290,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
 
         await asyncio.gather(*(start(w) for w in workers))
         tails = value_tails([f"metric_{k}" for k in range(args.keys)])
-        pids = stack_pids(Path(args.stack_home), args.pid)
+        pids = {"loadgen": os.getpid(), **stack_pids(Path(args.stack_home), args.pid)}
         cpu_before, load_before = cpu_seconds(pids), os.getloadavg()
         began = time.perf_counter()
         load = Load(
