@@ -36,6 +36,7 @@ import orjson
 from isal import isal_zlib
 
 from benchmarks.process_cpu import cpu_seconds, stack_pids
+from cairn.runs.tuning import Tuning
 
 GZIP_WBITS = 31
 
@@ -151,7 +152,10 @@ async def run_worker(session: aiohttp.ClientSession, load: Load, worker: Worker)
             continue  # behind (batches capped at MAX_ROWS): send the rest now
         if now >= load.deadline:
             return
-        await asyncio.sleep(max(0.0, load.flush_s - (time.perf_counter() - now)))
+        # The next batch is due after flush_s, and the last at the deadline, as finish() sends
+        # at once: the generator's own wait never counts as time the stack took.
+        wake = min(now + load.flush_s, load.deadline)
+        await asyncio.sleep(max(0.0, wake - time.perf_counter()))
 
 
 async def wait_stored(session: aiohttp.ClientSession, load: Load, workers: list[Worker]) -> float:
@@ -344,7 +348,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100.0, help="rows per second per worker")
     parser.add_argument("--keys", type=int, default=10, help="numeric keys per row")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of logging")
-    parser.add_argument("--flush", type=float, default=1.0, help="seconds between batches")
+    parser.add_argument(
+        "--flush",
+        type=float,
+        default=Tuning().batch_interval_s,
+        help="seconds between batches (default: the SDK's)",
+    )
     parser.add_argument("--connections", type=int, default=256, help="HTTP connection pool")
     parser.add_argument("--entity", default="")
     parser.add_argument("--project", default="")
