@@ -10,10 +10,13 @@ batch (one batch in flight per run, retried with the same batch id after a 429/5
 With ``--chaos`` it SIGKILLs the history writer a third of the way through (and starts it
 again) and restarts the Kafka broker at two thirds, through ``cairn-dev``, as issue 7 asks.
 The generator measures accepted rows per second and the acknowledgement latency of each
-batch, waits until the history writer has stored every batch, then reads every run back
-through ``scan_history`` and checks its steps are exactly 0..n-1 (every row, once), and prints
-one JSON object. CPU seconds of the stack's processes are reported beside it: on a small
-machine the generator, the services, Kafka and FerretDB share the same cores.
+batch, over the whole run and per 10 s window; ``steady_rows_per_s`` counts the rows
+acknowledged from the end of the first interval (when every worker has sent once) to the
+deadline: the offered rate, give or take a batch a worker, when the stack keeps up. It then
+waits until the history writer has stored every batch, reads every run back through
+``scan_history``, checks its steps are exactly 0..n-1 (every row, once), and prints one JSON
+object. CPU seconds of the stack's processes are reported beside it: on a small machine the
+generator, the services, Kafka and FerretDB share the same cores.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ class Worker:
     run_id: str
     sent_rows: int = 0
     seq: int = 0
-    latencies: list[float] = field(default_factory=list)
+    acks: list[tuple[float, float, int]] = field(default_factory=list)  # when, latency, rows
     retries: int = 0
     errors: list[str] = field(default_factory=list)
     unconfirmed_rows: int = 0  # in a batch given up on: maybe stored, never acknowledged
@@ -115,7 +118,7 @@ async def post_batch(
             worker.errors.append(repr(exc)[:200])
         now = time.perf_counter()
         if status == 200:
-            worker.latencies.append(now - started)
+            worker.acks.append((now, now - started, rows))
             worker.seq += 1
             worker.sent_rows += rows
             load.accepted_rows += rows
@@ -152,10 +155,7 @@ async def run_worker(session: aiohttp.ClientSession, load: Load, worker: Worker)
             continue  # behind (batches capped at MAX_ROWS): send the rest now
         if now >= load.deadline:
             return
-        # The next batch is due after flush_s, and the last at the deadline, as finish() sends
-        # at once: the generator's own wait never counts as time the stack took.
-        wake = min(now + load.flush_s, load.deadline)
-        await asyncio.sleep(max(0.0, wake - time.perf_counter()))
+        await asyncio.sleep(max(0.0, load.flush_s - (time.perf_counter() - now)))
 
 
 async def wait_stored(session: aiohttp.ClientSession, load: Load, workers: list[Worker]) -> float:
@@ -252,6 +252,35 @@ async def chaos(duration_s: float, began: float) -> list[dict[str, Any]]:
     return done
 
 
+WINDOW_S = 10.0
+
+
+def steady_rate(acks: list[tuple[float, float, int]], start: float, end: float) -> int | None:
+    """Rows per second acknowledged between ``start`` and ``end``."""
+    if end <= start:
+        return None
+    return round(sum(rows for when, _, rows in acks if start <= when < end) / (end - start))
+
+
+def by_window(
+    acks: list[tuple[float, float, int]], began: float, width: float
+) -> list[dict[str, Any]]:
+    """Rows per second acknowledged in each ``width`` seconds of the run, and those batches'
+    latency: a queue that grows shows as rising windows, a stall as one bad window. (The last
+    window holds each worker's final batch, sent at its own pace after the deadline.)"""
+    windows: dict[int, list[tuple[float, int]]] = {}
+    for when, latency, rows in acks:
+        windows.setdefault(int((when - began) // width), []).append((latency, rows))
+    return [
+        {
+            "from_s": n * width,
+            "rows_per_s": round(sum(rows for _, rows in batches) / width),
+            "ack_latency_ms": percentiles([latency for latency, _ in batches]),
+        }
+        for n, batches in sorted(windows.items())
+    ]
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     if not values:
         return {}
@@ -312,7 +341,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         cpu_during = cpu_seconds(pids)
         catch_up_s = await wait_stored(session, load, workers)
         readback = await read_back(session, load, workers) if args.verify else {}
-    latencies = [latency for w in workers for latency in w.latencies]
+    acks = [ack for w in workers for ack in w.acks]
+    latencies = [latency for _, latency, _ in acks]
     sent = sum(w.sent_rows for w in workers)
     return {
         "benchmark": "history_load",
@@ -322,7 +352,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         "sending_s": round(sending_s, 2),
         "rows_per_s_accepted": round(sent / sending_s),
         "rows_per_s_offered": args.workers * args.rate,
+        "steady_rows_per_s": steady_rate(acks, began + args.flush, began + args.duration),
         "ack_latency_ms": percentiles(latencies),
+        "by_window": by_window(acks, began, WINDOW_S),
         "retries": sum(w.retries for w in workers),
         "errors": sum(len(w.errors) for w in workers),
         "batches_given_up": sum(1 for w in workers if w.unconfirmed_rows),
