@@ -11,10 +11,12 @@ When the S3 settings are in the environment (``cairn-dev env`` exports them), th
 measures the floor: the big file PUT to scratch objects in 64 MiB pieces in parallel and read
 back in one GET, through presigned URLs with nothing else done to the bytes (no hashing, no
 verification, no file written). The SDK's figures are then also given as a share of it, which
-the noise of a shared machine changes far less than the figures themselves. On the local stack
-it also reports the S3 server's CPU seconds for the floor's PUT and GET, and
-``server_put_bound_mb_s``: the PUT rate the server could reach with every core to itself and
-no client at all (cores x bytes / its CPU seconds).
+the noise of a shared machine changes far less than the figures themselves.
+
+Each phase also reports the CPU seconds the SDK (its timed part) and the stack's services and
+S3 server spent on it, and the big file's rates those allow with every core on the transfer
+and nothing waiting (``upload_cpu_bound_mb_s``): what the machine can give, whatever the code
+overlaps. The floor reports the S3 server's CPU seconds too (``server_put_bound_mb_s``).
 """
 
 from __future__ import annotations
@@ -76,13 +78,19 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         for n in range(args.files):
             (small / f"f{n:05d}.bin").write_bytes(os.urandom(args.file_kib * 1024))
         env = {**os.environ, "CAIRN_API_KEY": key}
+        pids = stack_pids(Path(args.stack_home))
 
         def phase(name: str) -> dict[str, Any]:
             cache = root / f"cache-{name}"
-            before = stats(base_url, key, user)
+            before, cpu = stats(base_url, key, user), cpu_seconds(pids)
             result = run_in_process(name, root, {**env, "CAIRN_CACHE_DIR": str(cache)})
-            after = stats(base_url, key, user)
+            after, spent = stats(base_url, key, user), cpu_seconds(pids)
             result["bytes_stored"] = after["bytes"] - before["bytes"]
+            result["cpu_s"] = {"sdk": result.pop("sdk_cpu_s")} | {
+                k: round(spent[k] - cpu.get(k, 0.0), 2)
+                for k in ("gateway", "storage", "s3", "manifest", "ingest")
+                if k in spent
+            }
             return result
 
         up_big, down_big = phase("up-big"), phase("down-big")
@@ -94,9 +102,9 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
         relog_stats = stats(base_url, key, user)
         floor = None
         if "CAIRN_S3_ENDPOINT" in os.environ:
-            server = stack_pids(Path(args.stack_home)).get("s3")
-            floor = s3_floor(big / "weights.bin", server)
+            floor = s3_floor(big / "weights.bin", pids.get("s3"))
     big_bytes = args.big_mib * MIB
+    cores = os.cpu_count() or 1
     result: dict[str, Any] = {
         "big_file": {
             "bytes": big_bytes,
@@ -105,6 +113,12 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "download_s": down_big["seconds"],
             "download_mb_s": round(big_bytes / down_big["seconds"] / 1e6, 1),
             "target_mb_s": 450,
+            "upload_cpu_s": up_big["cpu_s"],
+            "download_cpu_s": down_big["cpu_s"],
+            # With every core busy on this transfer alone and nothing waiting on anything.
+            "upload_cpu_bound_mb_s": cpu_bound(big_bytes, up_big["cpu_s"], cores),
+            "download_cpu_bound_mb_s": cpu_bound(big_bytes, down_big["cpu_s"], cores),
+            "cores": cores,
         },
         "small_files": {
             "files": args.files,
@@ -131,14 +145,18 @@ def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
             "download_share": round(result["big_file"]["download_mb_s"] / get_mb_s, 2),
         }
         if not math.isnan(floor["put_cpu_s"]):
-            cores = os.cpu_count() or 1
             result["s3_floor"] |= {
                 "server_put_cpu_s": round(floor["put_cpu_s"], 2),
                 "server_get_cpu_s": round(floor["get_cpu_s"], 2),
-                "server_put_bound_mb_s": round(cores * big_bytes / floor["put_cpu_s"] / 1e6, 1),
-                "cores": cores,
+                "server_put_bound_mb_s": cpu_bound(big_bytes, {"s3": floor["put_cpu_s"]}, cores),
             }
     return result
+
+
+def cpu_bound(size: int, cpu_s: dict[str, float], cores: int) -> float | None:
+    """MB/s if ``cores`` did nothing but the work that took ``cpu_s`` CPU seconds in all."""
+    total = sum(cpu_s.values())
+    return round(cores * size / total / 1e6, 1) if total > 0 else None
 
 
 def s3_floor(path: Path, server: int | None, piece: int = 64 * MIB) -> dict[str, float]:
@@ -239,21 +257,25 @@ def run_phase(phase: str, root: Path) -> dict[str, Any]:
     try:
         if kind in {"up", "relog"}:
             before = stats(os.environ["CAIRN_BASE_URL"], os.environ["CAIRN_API_KEY"], run.entity)
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             artifact = cairn.Artifact(name, type="dataset")
             artifact.add_dir(str(root / name))
             run.log_artifact(artifact)
             artifact.wait()
-            seconds = time.perf_counter() - started
             return {
-                "seconds": round(seconds, 3),
+                "seconds": round(time.perf_counter() - started, 3),
+                "sdk_cpu_s": round(time.process_time() - cpu, 2),
                 "version": artifact.version,
                 "stats_before": before,
             }
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         artifact = run.use_artifact(f"{name}:latest")
         artifact.download(root=str(root / f"download-{phase}"))
-        return {"seconds": round(time.perf_counter() - started, 3), "version": artifact.version}
+        return {
+            "seconds": round(time.perf_counter() - started, 3),
+            "sdk_cpu_s": round(time.process_time() - cpu, 2),
+            "version": artifact.version,
+        }
     finally:
         run.finish()
 
