@@ -42,6 +42,7 @@ from benchmarks.process_cpu import cpu_seconds, stack_pids
 from cairn.runs.tuning import Tuning
 
 GZIP_WBITS = 31
+Ack = tuple[float, float, int]  # an acknowledged batch: when, its latency, its rows
 
 
 @dataclass
@@ -49,7 +50,7 @@ class Worker:
     run_id: str
     sent_rows: int = 0
     seq: int = 0
-    acks: list[tuple[float, float, int]] = field(default_factory=list)  # when, latency, rows
+    acks: list[Ack] = field(default_factory=list)
     retries: int = 0
     errors: list[str] = field(default_factory=list)
     unconfirmed_rows: int = 0  # in a batch given up on: maybe stored, never acknowledged
@@ -63,9 +64,6 @@ class Load:
     rate: float
     flush_s: float
     deadline: float
-    accepted_rows: int = 0
-    first_ack: float = 0.0
-    last_ack: float = 0.0
 
 
 TAILS = 4096
@@ -121,9 +119,6 @@ async def post_batch(
             worker.acks.append((now, now - started, rows))
             worker.seq += 1
             worker.sent_rows += rows
-            load.accepted_rows += rows
-            load.first_ack = load.first_ack or now
-            load.last_ack = now
             return True
         if status not in (0, 429, 502, 503, 504):
             worker.errors.append(f"HTTP {status}")
@@ -255,16 +250,14 @@ async def chaos(duration_s: float, began: float) -> list[dict[str, Any]]:
 WINDOW_S = 10.0
 
 
-def steady_rate(acks: list[tuple[float, float, int]], start: float, end: float) -> int | None:
+def steady_rate(acks: list[Ack], start: float, end: float) -> int | None:
     """Rows per second acknowledged between ``start`` and ``end``."""
     if end <= start:
         return None
     return round(sum(rows for when, _, rows in acks if start <= when < end) / (end - start))
 
 
-def by_window(
-    acks: list[tuple[float, float, int]], began: float, width: float
-) -> list[dict[str, Any]]:
+def by_window(acks: list[Ack], began: float, width: float) -> list[dict[str, Any]]:
     """Rows per second acknowledged in each ``width`` seconds of the run, and those batches'
     latency: a queue that grows shows as rising windows, a stall as one bad window. (The last
     window holds each worker's final batch, sent at its own pace after the deadline.)"""

@@ -197,9 +197,8 @@ class _SliceWriter:
         self.position = 0
         self.written = 0
 
-    def write(self, chunk: memoryview) -> bool:
+    def write(self, view: memoryview) -> bool:
         """Take a chunk; True once every slice is written."""
-        view = chunk
         while view and self._pending:
             current = self._pending[-1]
             if self.position < current.offset:  # bytes of members not asked for
