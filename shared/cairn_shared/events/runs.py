@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Literal, Self
 
+import pybase64
 from pydantic import Field
 
 from cairn_shared.events.envelope import EventData
@@ -71,8 +71,13 @@ class RunHistoryLogged(EventData):
     encoding: Literal["ndjson+gzip"] = "ndjson+gzip"
     body: str  # base64 (RFC 4648, no line breaks)
 
+    # pybase64 (SIMD) rather than the stdlib: decoding took a fifth of the writer's CPU.
+    @staticmethod
+    def encode_body(rows_gzip: bytes) -> str:
+        return pybase64.b64encode_as_string(rows_gzip)
+
     def rows_gzip(self) -> bytes:
-        return base64.b64decode(self.body)
+        return pybase64.b64decode(self.body, validate=True)
 
     @classmethod
     def example(cls) -> Self:
@@ -88,7 +93,7 @@ class RunHistoryLogged(EventData):
             last={"_step": 1, "loss": 0.25},
             min={"_step": 0, "loss": 0.25},
             max={"_step": 1, "loss": 0.5},
-            body=base64.b64encode(gzip.compress(text, mtime=0)).decode(),
+            body=cls.encode_body(gzip.compress(text, mtime=0)),
         )
 
 

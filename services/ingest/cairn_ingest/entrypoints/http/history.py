@@ -10,7 +10,6 @@ event and the writer stores it once.
 from __future__ import annotations
 
 import asyncio
-import base64
 import re
 
 from aiohttp import web
@@ -156,7 +155,7 @@ def _event(
         last=parsed.last,
         min=parsed.minimum,
         max=parsed.maximum,
-        body=base64.b64encode(stored).decode(),
+        body=RunHistoryLogged.encode_body(stored),
     )
 
 
