@@ -299,3 +299,39 @@ async def test_a_batch_handler_gets_a_fetch_of_several_partitions_in_one_call(
     await publisher.publish(run_started(99), key="run-0")
     await run_until([member()], lambda: len(batches) >= 2)
     assert [event for event, _ in batches[1]] == ["evt-99"]
+
+
+async def test_the_idle_hook_runs_once_a_fetch_brings_nothing_and_never_beside_a_handler(
+    settings: Settings, publisher: KafkaEventPublisher
+) -> None:
+    """The history writer saves the summaries it deferred from there when logging stops."""
+    log: list[str] = []
+    handling = False
+
+    async def handle(deliveries: Sequence[Delivery[EventData]]) -> None:
+        nonlocal handling
+        handling = True
+        await asyncio.sleep(0.05)
+        log.extend(d.envelope.id for d in deliveries)
+        handling = False
+
+    async def idle() -> None:
+        assert not handling
+        log.append("idle")
+
+    member = ConsumerRunner(
+        settings,
+        group_id=f"{settings.kafka_topic_prefix}idle",
+        topics=[Topic.RUNS],
+        handlers={},
+        batch_handlers=on_batch((RunStarted,), handle),
+        dead_letters=publisher,
+        retry=FAST,
+        on_idle=idle,
+    )
+    await publisher.publish_many([(run_started(n), "one-run") for n in range(3)])
+    await run_until([member], lambda: "evt-2" in log and log[-1] == "idle")
+
+    # Handled once each, in order; the hook ran after them (the loop's condition) and never
+    # while the handler did (its assert would have ended the loop with an error).
+    assert [entry for entry in log if entry != "idle"] == ["evt-0", "evt-1", "evt-2"]

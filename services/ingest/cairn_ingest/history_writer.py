@@ -65,6 +65,7 @@ def history_runner(app: web.Application) -> ConsumerRunner:
         batch_handlers=on_batch(HANDLED, writer.handle),
         dead_letters=app[PUBLISHER],
         on_assigned=writer.forget,
+        on_idle=writer.save_idle,
         batch_linger_ms=BATCH_LINGER_MS,
     )
 

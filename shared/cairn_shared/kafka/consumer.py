@@ -160,6 +160,7 @@ class ConsumerRunner:
         on_start: Callable[[], Awaitable[None]] | None = None,
         batch_handlers: Mapping[str, BatchHandler] | None = None,
         on_assigned: Callable[[], None] | None = None,
+        on_idle: Callable[[], Awaitable[None]] | None = None,
         batch_linger_ms: int = 0,
     ) -> None:
         self._settings = settings
@@ -173,6 +174,7 @@ class ConsumerRunner:
         self._on_start = on_start
         self._batch_handlers = dict(batch_handlers or {})
         self._on_assigned = on_assigned  # e.g. drop caches of what other members may have changed
+        self._on_idle = on_idle  # e.g. write what a handler deferred; see ``_idle``
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=settings.kafka_bootstrap,
             group_id=self._group_id,
@@ -212,6 +214,8 @@ class ConsumerRunner:
         try:
             while not self._stopping.is_set():
                 batches = await self._fetch()
+                if not batches:
+                    await self._idle()
                 if self._batch_handlers:
                     try:
                         await self._process_in_batches(batches)
@@ -239,6 +243,17 @@ class ConsumerRunner:
             timeout_ms=500, max_records=MAX_RECORDS
         )
         return batches
+
+    async def _idle(self) -> None:
+        """A fetch brought nothing: run ``on_idle`` under the handlers' lock, so that it never
+        overlaps a handler or a rebalance. A failure is logged and tried at the next idle."""
+        if self._on_idle is None:
+            return
+        async with self._lock:
+            try:
+                await self._on_idle()
+            except TRANSIENT_ERRORS as exc:
+                log.warning("consumer.idle_failed", group=self._group_id, error=str(exc))
 
     def assigned(self) -> None:
         """The group gave this member a new set of partitions (called by the listener)."""

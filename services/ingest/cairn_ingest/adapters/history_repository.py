@@ -12,7 +12,7 @@ Every read and write is by ``_id``, because FerretDB 1.24 on SQLite pushes down 
   (same id, another position: skip) from the writer's own redelivery (same position: redo).
 - ``run_summaries``: one per run, ``_id`` = run path, replaced whole by the run's single
   writer (the owner of its partition), never updated by two writers. The writer saves it
-  every few seconds rather than after each batch (a replace is FerretDB's costliest write);
+  every few batches rather than after each (a replace is FerretDB's costliest write);
   whoever reads it applies the chunks stored since (``summaries``), so every reader, and a
   writer taking the partition over, sees every stored batch.
 """
