@@ -13,6 +13,10 @@ from cairn_dev.errors import CairnDevError
 from cairn_dev.readiness import NotReadyError
 
 FERRETDB_BINARY = "cairn-ferretdb"
+# Go's collector at 400 % heap growth rather than 100 %: under the 1,000-run history load it
+# took a tenth of FerretDB's CPU, and FerretDB's heap stays under 100 MB even so. Measured in
+# pairs on one stack: 3.5 and 3.9 µs of FerretDB's CPU per row against 4.3.
+FERRETDB_GOGC = "400"
 
 
 class Mongo(Component):
@@ -79,6 +83,12 @@ class Mongo(Component):
             "-data-dir",
             str(self.store_dir),
         ]
+
+    def env(self) -> dict[str, str]:
+        env = super().env()
+        if self.kind == "ferretdb":
+            env.setdefault("GOGC", FERRETDB_GOGC)  # an operator's own GOGC wins
+        return env
 
     def check_ready(self) -> None:
         try:
