@@ -10,7 +10,7 @@ the last send go out as one gzip NDJSON batch (one batch in flight per run, retr
 same batch id after a 429/503/timeout; a worker that falls behind sends its next batch at
 once). Every batch's body is built before the clock starts: on GPU workers the rows and their
 compression cost the workers' CPU, not the stack's, and here building them in the timed
-window took about 1.5 µs of the stack's two cores a row (a twelfth of all it spends).
+window took about 1.8 µs a row of the two cores the stack runs on (a tenth of all they spent).
 With ``--chaos`` it SIGKILLs the history writer a third of the way through (and starts it
 again) and restarts the Kafka broker at two thirds, through ``cairn-dev``, as issue 7 asks.
 The generator measures accepted rows per second and the acknowledgement latency of each
