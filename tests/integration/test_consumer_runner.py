@@ -4,7 +4,7 @@ transient outages, and a group of two splitting the partitions."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -237,10 +237,16 @@ async def read_dead_letters(settings: Settings, expected: int) -> list[tuple[str
     return found
 
 
-def lingering_batches(
-    settings: Settings, publisher: KafkaEventPublisher, group: str, handle: BatchHandler
+def batch_member(
+    settings: Settings,
+    publisher: KafkaEventPublisher,
+    group: str,
+    handle: BatchHandler,
+    *,
+    batch_linger_ms: int = 0,
+    on_idle: Callable[[], Awaitable[None]] | None = None,
 ) -> ConsumerRunner:
-    """A member whose batch handler takes ``run.started`` events, lingering a second."""
+    """A member whose batch handler takes ``run.started`` events."""
     return ConsumerRunner(
         settings,
         group_id=f"{settings.kafka_topic_prefix}{group}",
@@ -249,8 +255,16 @@ def lingering_batches(
         batch_handlers=on_batch((RunStarted,), handle),
         dead_letters=publisher,
         retry=FAST,
-        batch_linger_ms=1_000,
+        batch_linger_ms=batch_linger_ms,
+        on_idle=on_idle,
     )
+
+
+def lingering_batches(
+    settings: Settings, publisher: KafkaEventPublisher, group: str, handle: BatchHandler
+) -> ConsumerRunner:
+    """A batch member lingering a second."""
+    return batch_member(settings, publisher, group, handle, batch_linger_ms=1_000)
 
 
 async def test_a_lingering_batch_handler_gets_events_that_arrive_close_together_at_once(
@@ -319,16 +333,7 @@ async def test_the_idle_hook_runs_once_a_fetch_brings_nothing_and_never_beside_a
         assert not handling
         log.append("idle")
 
-    member = ConsumerRunner(
-        settings,
-        group_id=f"{settings.kafka_topic_prefix}idle",
-        topics=[Topic.RUNS],
-        handlers={},
-        batch_handlers=on_batch((RunStarted,), handle),
-        dead_letters=publisher,
-        retry=FAST,
-        on_idle=idle,
-    )
+    member = batch_member(settings, publisher, "idle", handle, on_idle=idle)
     await publisher.publish_many([(run_started(n), "one-run") for n in range(3)])
     await run_until([member], lambda: "evt-2" in log and log[-1] == "idle")
 
