@@ -1,8 +1,13 @@
-"""History rows into batches: NDJSON text (one JSON object per line) in one gzip member.
+"""History rows into batches: JSON columns in one gzip member.
 
+A batch's text is a JSON array of blocks, each holding consecutive rows with the same keys as
+one list of values per key: ``[{"_step": [0, 1], "loss": [0.5, 0.4]}]``. The server parses
+that about three times faster than a JSON object per row, and it is a fifth smaller gzipped.
 The same bytes are the request body and the spool file, so a batch is encoded once. Batches are
-cut by row count, by text size and by distinct keys, and split again if compressing them does
-not shrink them under the body limit, so the server's limits are never hit by a valid row.
+cut by row count and distinct keys, and split again while their text or its gzip exceeds the
+server's limits, so those limits are never hit by a valid row.
+
+Summary and config updates are one JSON object each, gzipped.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any, Literal
 Kind = Literal["history", "summary", "config"]
 KINDS: tuple[Kind, ...] = ("history", "summary", "config")
 GZIP_WBITS = 31  # the gzip container (RFC 1952), as the server expects
+HISTORY_TYPE = "application/vnd.cairn.columns+json"  # a history body's Content-Type
 COMPRESS_LEVEL = 1  # level 1: a quarter of level 6's CPU for ~10% more bytes (the GIL matters)
 MAX_KEYS = 1_000  # per row and distinct per batch (the server's limit)
 MAX_KEY_CHARS = 256
@@ -55,13 +61,40 @@ class Batch:
     rows: int
 
     def records(self) -> list[dict[str, Any]]:
-        """The decoded records (tests, ``cairn sync`` checks)."""
-        text = zlib.decompress(self.body, GZIP_WBITS)
-        return [json.loads(line) for line in text.split(b"\n") if line]
+        """The decoded records: history rows, or the one update."""
+        if self.kind == "history":
+            return history_rows(self.body)
+        return [json.loads(zlib.decompress(self.body, GZIP_WBITS))]
+
+
+def history_rows(body: bytes) -> list[dict[str, Any]]:
+    """The rows of a history body, in order."""
+    return rows_of(json.loads(zlib.decompress(body, GZIP_WBITS)))
+
+
+def rows_of(blocks: list[dict[str, list[Any]]]) -> list[dict[str, Any]]:
+    """The rows of a batch's blocks, in order."""
+    return [
+        dict(zip(block, values, strict=True))
+        for block in blocks
+        for values in zip(*block.values(), strict=True)
+    ]
+
+
+def blocks_of(rows: Sequence[dict[str, Any]]) -> list[dict[str, list[Any]]]:
+    """Rows as blocks: each run of consecutive rows with the same keys, key by key."""
+    blocks: list[dict[str, list[Any]]] = []
+    start = 0
+    for end in range(1, len(rows) + 1):
+        if end == len(rows) or rows[end].keys() != rows[start].keys():
+            run = rows[start:end]
+            blocks.append({key: [row[key] for row in run] for key in run[0]})
+            start = end
+    return blocks
 
 
 class RowError(ValueError):
-    """A row that no batch can carry (too many keys, too large): never sent, always reported."""
+    """A row no batch can carry (a value JSON cannot hold): never sent, always reported."""
 
 
 def _json_default(value: Any) -> Any:
@@ -95,15 +128,20 @@ def _plain(value: Any) -> Any:
     return _plain(_json_default(value))
 
 
-def encode_record(record: dict[str, Any]) -> str:
-    """One NDJSON line (no newline)."""
+def json_able(record: dict[str, Any]) -> dict[str, Any]:
+    """``record``, or a JSON-able copy (``_plain``) when the encoder refuses it; RowError when
+    neither can be written."""
     try:
-        return _ENCODER.encode(record)
+        _ENCODER.encode(record)
+        return record
     except (TypeError, ValueError, RecursionError):
-        try:
-            return _ENCODER.encode(_plain(record))
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise RowError(f"a logged value cannot be written as JSON: {exc}") from None
+        pass
+    try:
+        plain: dict[str, Any] = _plain(record)
+        _ENCODER.encode(plain)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise RowError(f"a logged value cannot be written as JSON: {exc}") from None
+    return plain
 
 
 def gzip_text(text: str) -> bytes:
@@ -113,14 +151,6 @@ def gzip_text(text: str) -> bytes:
 
 def new_batch_id() -> str:
     return str(uuid.uuid4())
-
-
-def check_row_keys(row: dict[str, Any], limits: Limits) -> None:
-    if len(row) > limits.max_keys:
-        raise RowError(f"a row has {len(row)} keys; at most {limits.max_keys} are allowed")
-    for key in row:
-        if not 0 < len(key) <= MAX_KEY_CHARS:
-            raise RowError(f"keys need 1 to {MAX_KEY_CHARS} characters: {key[:64]!r}")
 
 
 class Numbering:
@@ -139,13 +169,18 @@ Packed = tuple[list[tuple[bytes, int]], list[str]]  # (body, rows) each; reasons
 
 
 def pack(rows: Sequence[dict[str, Any]], limits: Limits) -> Packed:
-    """Rows (in order) into gzip NDJSON bodies that fit ``limits``, and the reasons for rows no
+    """Rows (in order) into gzip column bodies that fit ``limits``, and the reasons for rows no
     body could carry. Pure: the encoder process runs it too (``serve``)."""
     bodies: list[tuple[bytes, int]] = []
     problems: list[str] = []
-    for lines in _cut(rows, limits, problems):
-        bodies.extend(_packed(lines, limits, problems))
+    for group in _cut(rows, limits, problems):
+        bodies.extend(_packed(group, limits, problems))
     return bodies, problems
+
+
+def history_body(rows: Sequence[dict[str, Any]]) -> bytes:
+    """The request body of ``rows``, which must be encodable (``pack`` makes sure of that)."""
+    return gzip_text(_ENCODER.encode(blocks_of(rows)))
 
 
 def history_batches(
@@ -164,54 +199,69 @@ def history_batches(
 
 def update_batch(kind: Kind, update: dict[str, Any], numbering: Numbering) -> Batch:
     """A summary or config update: one record."""
-    body = gzip_text(encode_record(update))
+    body = gzip_text(_ENCODER.encode(json_able(update)))
     return Batch(kind, numbering.take(), new_batch_id(), body, 1)
 
 
 def _cut(
     rows: Iterable[dict[str, Any]], limits: Limits, problems: list[str]
-) -> Iterator[list[str]]:
-    lines: list[str] = []
-    size = 0
+) -> Iterator[list[dict[str, Any]]]:
+    """Rows in groups within the row and key limits."""
+    group: list[dict[str, Any]] = []
     keys: set[str] = set()
-    encode = _ENCODER.encode
     for row in rows:
-        try:
-            try:
-                line = encode(row)
-            except (TypeError, ValueError, RecursionError):
-                line = encode_record(row)
-            if len(row) > limits.max_keys or len(line) > limits.max_text_bytes:
-                check_row_keys(row, limits)
-                raise RowError(f"a row of {len(line)} bytes exceeds {limits.max_text_bytes}")
-        except RowError as exc:
-            problems.append(f"step {row.get('_step')}: {exc}")
+        if len(row) > limits.max_keys:
+            problems.append(f"step {row.get('_step')}: {len(row)} keys, over {limits.max_keys}")
             continue
         keys.update(row)
-        if lines and (
-            len(lines) >= limits.max_rows
-            or size + len(line) > limits.max_text_bytes
-            or len(keys) > limits.max_keys
-        ):
-            yield lines
-            lines, size, keys = [], 0, set(row)
-        lines.append(line)
-        size += len(line) + 1
-    if lines:
-        yield lines
+        if group and (len(group) >= limits.max_rows or len(keys) > limits.max_keys):
+            yield group
+            group, keys = [], set(row)
+        group.append(row)
+    if group:
+        yield group
 
 
-def _packed(lines: list[str], limits: Limits, problems: list[str]) -> Iterator[tuple[bytes, int]]:
-    body = gzip_text("\n".join(lines) + "\n")
-    if len(body) <= limits.max_body_bytes:
-        yield body, len(lines)
+def _packed(
+    rows: list[dict[str, Any]], limits: Limits, problems: list[str]
+) -> Iterator[tuple[bytes, int]]:
+    """Bodies of ``rows``: one, or halves until each fits the text and body limits."""
+    try:
+        text = _ENCODER.encode(blocks_of(rows))
+    except (TypeError, ValueError, RecursionError):
+        rows = _encodable(rows, problems)
+        if not rows:
+            return
+        text = _ENCODER.encode(blocks_of(rows))
+    body = gzip_text(text) if len(text) <= limits.max_text_bytes else b""
+    if body and len(body) <= limits.max_body_bytes:
+        yield body, len(rows)
         return
-    if len(lines) == 1:
-        problems.append(f"a row compresses to {len(body)} bytes, over {limits.max_body_bytes}")
+    if len(rows) == 1:
+        step = rows[0].get("_step")
+        if body:
+            problems.append(
+                f"step {step}: a row compresses to {len(body)} bytes, over {limits.max_body_bytes}"
+            )
+        else:
+            problems.append(
+                f"step {step}: a row of {len(text)} bytes exceeds {limits.max_text_bytes}"
+            )
         return
-    half = math.ceil(len(lines) / 2)
-    yield from _packed(lines[:half], limits, problems)
-    yield from _packed(lines[half:], limits, problems)
+    half = math.ceil(len(rows) / 2)
+    yield from _packed(rows[:half], limits, problems)
+    yield from _packed(rows[half:], limits, problems)
+
+
+def _encodable(rows: list[dict[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
+    """``rows`` made JSON-able one by one, leaving out those that cannot be."""
+    kept: list[dict[str, Any]] = []
+    for row in rows:
+        try:
+            kept.append(json_able(row))
+        except RowError as exc:
+            problems.append(f"step {row.get('_step')}: {exc}")
+    return kept
 
 
 def serve() -> None:

@@ -1,6 +1,6 @@
 """The spool: batches on disk, one file per batch, written atomically, read back in order.
 
-A file is ``<seq>-<kind>-<rows>-<batch id>.ndjson.gz`` in the spool directory and holds the
+A file is ``<seq>-<kind>-<rows>-<batch id>.json.gz`` in the spool directory and holds the
 exact request body. Acknowledged files are deleted, or renamed ``*.acked`` when the spool
 keeps them (an offline run's directory is the run's record; ``cairn sync --include-synced``
 sends them again under the same batch ids, which the server stores once).
@@ -16,9 +16,9 @@ from pathlib import Path
 
 from cairn.runs.batch import KINDS, Batch, Kind
 
-SUFFIX = ".ndjson.gz"
+SUFFIX = ".json.gz"
 ACKED = ".acked"
-_NAME = re.compile(r"^(\d{10})-([a-z]+)-(\d+)-([0-9a-f-]{36})\.ndjson\.gz(\.acked)?$")
+_NAME = re.compile(r"^(\d{10})-([a-z]+)-(\d+)-([0-9a-f-]{36})\.json\.gz(\.acked)?$")
 
 
 def file_name(batch: Batch) -> str:

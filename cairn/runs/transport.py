@@ -19,7 +19,6 @@ import json
 import math
 import random
 import time
-import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,7 +30,7 @@ import httpx
 
 from cairn.errors import CommError, NotFoundError
 from cairn.http import USER_AGENT, ApiClient, segment, tls_context
-from cairn.runs.batch import GZIP_WBITS, Batch, gzip_text
+from cairn.runs.batch import HISTORY_TYPE, Batch, history_body, history_rows
 from cairn.settings import ClientConfig
 
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
@@ -120,15 +119,15 @@ class Uplink:
         return result
 
     def _post_history(self, body: bytes, rows: int, query: dict[str, str]) -> Result:
-        headers = {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"}
+        headers = {"Content-Type": HISTORY_TYPE, "Content-Encoding": "gzip"}
         result = self._post("/history", query, body, headers)
         if result.status == 413 and rows > 1:
             # Limits smaller than ours: halves under derived ids, so a retry stores them once.
-            lines = zlib.decompress(body, GZIP_WBITS).decode().splitlines()
-            half = math.ceil(len(lines) / 2)
-            for n, part in enumerate((lines[:half], lines[half:])):
+            records = history_rows(body)
+            half = math.ceil(len(records) / 2)
+            for n, part in enumerate((records[:half], records[half:])):
                 sub = {**query, "batch_id": f"{query['batch_id']}.{n}"}
-                done = self._post_history(gzip_text("\n".join(part) + "\n"), len(part), sub)
+                done = self._post_history(history_body(part), len(part), sub)
                 if done.outcome is not Outcome.ACK:
                     return done
             return ACKED

@@ -144,7 +144,7 @@ def test_rows_logged_while_the_gateway_is_down_arrive_once_it_is_back(
         while not spooled:
             assert time.monotonic() < deadline, "nothing was spooled"
             time.sleep(0.2)
-            spooled = list((tmp_path / "cairn").glob(f"run-*-{run.id}/batches/*.ndjson.gz"))
+            spooled = list((tmp_path / "cairn").glob(f"run-*-{run.id}/batches/*.json.gz"))
     finally:
         cairn_dev("up", "gateway")
     for step in range(4_000, 5_000):

@@ -26,6 +26,7 @@ from cairn_shared.mongo import Document
 from cairn_shared.settings import Settings
 from pymongo import AsyncMongoClient
 
+from cairn.runs.batch import HISTORY_TYPE, blocks_of
 from tests.conftest import stack_env
 
 Client = TestClient[web.Request, web.Application]
@@ -46,15 +47,17 @@ class Harness:
         self.run = f"/v1/entities/it{settings.service[2:]}/projects/proj/runs/run1"
 
     async def post(self, seq: int, steps: range, batch_id: str = "") -> Any:
-        body = gzip.compress(
-            b"".join(orjson.dumps({"_step": s, "loss": 1 / (s + 1)}) + b"\n" for s in steps)
-        )
+        """Rows in both formats ingest takes: the SDK's columns (even seqs) and NDJSON."""
+        rows = [{"_step": s, "loss": 1 / (s + 1)} for s in steps]
+        if seq % 2:
+            text, kind = b"".join(orjson.dumps(row) + b"\n" for row in rows), "application/x-ndjson"
+        else:
+            text, kind = orjson.dumps(blocks_of(rows)), HISTORY_TYPE
         return await self.client.post(
             f"{self.run}/history",
             params={"batch_id": batch_id or str(uuid.uuid4()), "seq": str(seq)},
-            data=body,
-            headers=self.headers
-            | {"Content-Type": "application/x-ndjson", "Content-Encoding": "gzip"},
+            data=gzip.compress(text),
+            headers=self.headers | {"Content-Type": kind, "Content-Encoding": "gzip"},
         )
 
     async def scan(self, page_size: int = 100) -> list[int]:
@@ -244,7 +247,8 @@ async def test_a_summary_read_applies_the_chunks_stored_since_it_was_saved(
             partition=2,
             offset=100 + n,
             at=at,
-            body=gzip.compress(b"{}\n"),
+            encoding="columns+gzip",
+            body=gzip.compress(b'[{"_step":[0]}]'),
         )
 
     await repository.insert_chunks([stored_chunk(0)])

@@ -4,15 +4,18 @@ and its exactly-once bookkeeping, and W&B-style run filters."""
 from __future__ import annotations
 
 import gzip
+import json
 import math
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 import bson
 import orjson
 import pytest
+from cairn_ingest.adapters.history_reader import stored_rows
 from cairn_ingest.domain import history
 from cairn_ingest.domain.admission import Admission, OverloadedError
 from cairn_ingest.domain.filters import FilterError, compile_filter, pinned_state
@@ -20,12 +23,18 @@ from cairn_ingest.domain.history import (
     BatchError,
     BatchTooLargeError,
     Limits,
+    ParsedBatch,
+    columns_text,
     gunzip,
     parse_batch,
+    parse_columns,
+    rows_of,
 )
 from cairn_ingest.domain.sampling import Sampler
 from cairn_ingest.domain.summary import BatchStats, RunSummary
 from cairn_shared.events.runs import RunHistoryLogged, RunSummaryUpdated
+
+from cairn.runs.batch import blocks_of
 
 LIMITS = Limits(max_batch_bytes=1 << 20, max_rows=100, max_keys=5)
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -33,6 +42,16 @@ NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
 def ndjson(*rows: dict[str, Any]) -> bytes:
     return b"".join(orjson.dumps(row) + b"\n" for row in rows)
+
+
+def columns(*rows: dict[str, Any]) -> bytes:
+    """The rows as the SDK sends them."""
+    return json.dumps(blocks_of(rows)).encode()
+
+
+def reading(parsed: ParsedBatch) -> tuple[ParsedBatch, list[dict[str, Any]]]:
+    """What a parse means: the summary, and the rows (however they are cut into blocks)."""
+    return replace(parsed, blocks=[], finite=True), rows_of(parsed.blocks)
 
 
 def test_a_batch_yields_its_step_range_and_per_key_last_min_max() -> None:
@@ -66,14 +85,17 @@ def test_rows_of_different_shapes_and_non_finite_values() -> None:
         [{"_step": 0, "flag": True, "name": "a", "nested": {"a": 1}}],
     ],
 )
-def test_a_plain_batch_parses_as_the_line_by_line_reading_does(rows: list[dict[str, Any]]) -> None:
+def test_plain_batches_and_columns_parse_as_the_line_by_line_reading_does(
+    rows: list[dict[str, Any]],
+) -> None:
     text = ndjson(*rows)
     plain, by_line = parse_batch(text, LIMITS), history._parse_lines(text, LIMITS)
-    assert plain == by_line
+    assert reading(plain) == reading(by_line) == reading(parse_columns(columns(*rows), LIMITS))
     assert plain.rows == len(rows)
+    assert rows_of(plain.blocks) == rows
 
 
-def test_random_plain_batches_parse_as_the_line_by_line_reading_does() -> None:
+def test_random_batches_parse_as_the_line_by_line_reading_does() -> None:
     """The fast path infers types from ``min``/``max``; any mix of kinds must agree with the
     authority, including bools at and between the extremes and keys in another order."""
     rng = random.Random(7)  # noqa: S311 - test data, not secrets
@@ -89,16 +111,63 @@ def test_random_plain_batches_parse_as_the_line_by_line_reading_does() -> None:
         lambda: rng.choice([2**63, 2**64 - 1]),  # beyond int64: orjson reads them as uint64
     ]
     for _ in range(500):
-        columns = {f"k{n}": rng.sample(kinds, rng.randint(1, 3)) for n in range(rng.randint(1, 4))}
+        makers = {f"k{n}": rng.sample(kinds, rng.randint(1, 3)) for n in range(rng.randint(1, 4))}
         rows = []
         for step in range(rng.randint(1, 6)):
-            row = {key: rng.choice(makers)() for key, makers in columns.items()}
+            row = {key: rng.choice(choices)() for key, choices in makers.items()}
             items = [("_step", step), *row.items()]
             rng.shuffle(items)
             rows.append(dict(items))
         text = ndjson(*rows)
-        assert history._parse_plain(text, LIMITS) in (None, history._parse_lines(text, LIMITS))
-        assert parse_batch(text, LIMITS) == history._parse_lines(text, LIMITS)
+        by_line = reading(history._parse_lines(text, LIMITS))
+        plain = history._parse_plain(text, LIMITS)
+        assert plain is None or reading(plain) == by_line
+        assert reading(parse_batch(text, LIMITS)) == by_line
+        assert reading(parse_columns(columns(*rows), LIMITS)) == by_line
+
+
+def test_stored_columns_keep_every_row_and_w_and_b_non_finite_tokens() -> None:
+    rows = [{"_step": 0, "x": 1.5}, {"_step": 1, "x": math.nan}, {"_step": 2, "y": -math.inf}]
+    parsed = parse_batch(b"".join(json.dumps(row).encode() + b"\n" for row in rows), LIMITS)
+    text = columns_text(parsed.blocks, parsed.finite)
+    assert b"NaN" in text
+    assert b"-Infinity" in text
+    assert str(rows_of(json.loads(text))) == str(rows)  # NaN != NaN: compare as text
+    plain = parse_batch(ndjson(*rows[:1]), LIMITS)
+    assert plain.finite
+    assert rows_of(orjson.loads(columns_text(plain.blocks, plain.finite))) == rows[:1]
+
+
+def test_chunks_are_read_as_columns_and_as_the_ndjson_stored_before() -> None:
+    rows = [{"_step": 0, "x": 1.5}, {"_step": 1, "y": math.inf}]
+    legacy = {"body": gzip.compress(b'{"_step":0,"x":1.5}\n{"_step":1,"y":Infinity}\n')}
+    assert stored_rows(legacy) == (rows, False)
+    stored = {"encoding": "columns+gzip", "body": gzip.compress(columns(*rows))}
+    assert stored_rows(stored) == (rows, False)
+    assert stored_rows(stored | {"body": gzip.compress(columns(*rows[:1]))}) == (rows[:1], True)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (b"not json", "not JSON"),
+        (b'{"_step":[0]}', "a JSON array of blocks"),
+        (b"[]", "a JSON array of blocks"),
+        (b'[{"_step":[0]},[1]]', "block 2: each block must be a JSON object"),
+        (b'[{"loss":[1]}]', 'block 1: each block must be a JSON object with "_step"'),
+        (b'[{"_step":0}]', "values must be a JSON array"),
+        (b'[{"_step":[0,1],"loss":[1]}]', "one value per row"),
+        (b'[{"_step":[]}]', "one value per row"),
+        (b'[{"_step":[0,-1]}]', "_step values must be integers >= 0, got -1"),
+        (b'[{"_step":[0,true]}]', "_step values must be integers >= 0, got True"),
+        (b'[{"_step":[0],"a":[1],"b":[2],"c":[3],"d":[4],"e":[5]}]', "at most 5 keys"),
+        (b'[{"_step":[0],"a":[1],"b":[2]},{"_step":[1],"c":[3],"d":[4],"e":[5]}]', "5 distinct"),
+        (b'[{"_step":[0],"":[1]}]', "keys must have 1 to 256 characters"),
+    ],
+)
+def test_invalid_columns_are_refused_with_the_block(text: bytes, message: str) -> None:
+    with pytest.raises(BatchError, match=message):
+        parse_columns(text, LIMITS)
 
 
 @pytest.mark.parametrize(
@@ -122,6 +191,8 @@ def test_invalid_batches_are_refused_with_the_line(text: bytes, message: str) ->
 def test_size_limits() -> None:
     with pytest.raises(BatchTooLargeError):
         parse_batch(ndjson(*({"_step": n} for n in range(101))), LIMITS)
+    with pytest.raises(BatchTooLargeError, match="at most 100 rows"):
+        parse_columns(b'[{"_step":[0]}' + b',{"_step":[1],"x":[1]}' * 100 + b"]", LIMITS)
     bomb = gzip.compress(b" " * 100_000)
     with pytest.raises(BatchTooLargeError):
         gunzip(bomb, 10_000)

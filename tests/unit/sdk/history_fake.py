@@ -10,7 +10,6 @@ writes (429s, 503s...).
 from __future__ import annotations
 
 import functools
-import gzip
 import json
 import math
 import re
@@ -26,7 +25,7 @@ import cairn.session
 from cairn.http import ApiClient
 from cairn.runs import transport as run_transport
 from cairn.runs import tuning
-from cairn.runs.batch import Limits
+from cairn.runs.batch import HISTORY_TYPE, Limits, history_rows
 from tests.unit.sdk.fakes import FakeCairn, error, ok
 
 RUNS = r"/ingest/v1/entities/([^/]+)/projects/([^/]+)/runs"
@@ -113,10 +112,9 @@ class FakeHistory:
         if batch_id in run.batches:
             return ok({"batch_id": batch_id, "seq": seq})  # a retry: stored once
         if kind == "history":
-            assert request.headers["Content-Type"] == "application/x-ndjson"
+            assert request.headers["Content-Type"] == HISTORY_TYPE
             assert request.headers["Content-Encoding"] == "gzip"
-            lines = gzip.decompress(request.content).decode().splitlines()
-            rows = [json.loads(line) for line in lines if line]
+            rows = history_rows(request.content)
             if self.max_rows is not None and len(rows) > self.max_rows:
                 return error(413, "payload_too_large", "too many rows")
             run.rows.extend(rows)

@@ -81,7 +81,7 @@ def test_an_outage_spools_to_disk_and_drains_in_order(
     server.down = True
     for i in range(500):
         run.log({"i": i})
-    wait_for(lambda: list((tmp_path / "cairn").glob(f"run-*-{run.id}/batches/*.ndjson.gz")))
+    wait_for(lambda: list((tmp_path / "cairn").glob(f"run-*-{run.id}/batches/*.json.gz")))
     assert "spooling to" in capsys.readouterr().err
     server.down = False
     run.finish()

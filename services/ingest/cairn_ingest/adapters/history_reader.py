@@ -1,9 +1,8 @@
 """Reading a run's history: its chunks in order, by ``_id``, a few at a time ahead.
 
 ``scan`` returns every row of a step range, a page at a time, with a cursor (chunk number and
-row index) that resumes exactly where the page ended. Rows whose chunk lies wholly inside the
-range and that need no key filter go out as the stored JSON text, unparsed. ``sample`` feeds
-every row of the range through a ``Sampler``.
+row index) that resumes exactly where the page ended. ``sample`` feeds every row of the range
+through a ``Sampler``.
 
 Chunks of a run whose steps never went backwards (``summary.ordered``, the normal case: the
 SDK refuses decreasing steps as W&B's does) are sorted by step, so a range start is found by
@@ -24,7 +23,7 @@ import orjson
 from cairn_shared.mongo import Document
 
 from cairn_ingest.adapters.history_repository import HistoryRepository
-from cairn_ingest.domain.history import GZIP_WBITS, STEP, gzip_codec
+from cairn_ingest.domain.history import GZIP_WBITS, STEP, gzip_codec, read_json, rows_of
 from cairn_ingest.domain.sampling import Sampler
 from cairn_ingest.domain.summary import RunSummary
 
@@ -82,21 +81,20 @@ class HistoryReader:
         out: list[bytes] = []
         async with aclosing(self._chunks(summary, start.chunk, steps)) as chunks:
             async for number, chunk in chunks:
-                lines = _lines(chunk)
+                rows, finite = stored_rows(chunk)
                 skip = start.row if number == start.chunk else 0
-                raw = not keys and steps.covers(chunk)
-                for index in range(skip, len(lines)):
+                whole = steps.covers(chunk)
+                for index in range(skip, len(rows)):
                     if len(out) == page_size:
                         return out, Cursor(number, index)
-                    if raw:
-                        out.append(lines[index])
-                        continue
-                    row, lenient = _parse(lines[index])
-                    if not steps.holds(row[STEP]) or (keys and not all(k in row for k in keys)):
+                    row = rows[index]
+                    if not whole and not steps.holds(row[STEP]):
                         continue
                     if keys:
+                        if not all(k in row for k in keys):
+                            continue
                         row = {STEP: row[STEP], **{key: row[key] for key in keys}}
-                    out.append(_dump(row, lenient))
+                    out.append(_dump(row, finite))
         return out, None
 
     async def sample(
@@ -107,8 +105,7 @@ class HistoryReader:
         async with aclosing(self._chunks(summary, first, steps)) as chunks:
             async for _, chunk in chunks:
                 whole = steps.covers(chunk)
-                for line in _lines(chunk):
-                    row, _ = _parse(line)
+                for row in stored_rows(chunk)[0]:
                     if whole or steps.holds(row[STEP]):
                         sampler.add(row)
         return sampler.result()
@@ -152,21 +149,18 @@ class HistoryReader:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def _lines(chunk: Document) -> list[bytes]:
+def stored_rows(chunk: Document) -> tuple[list[dict[str, Any]], bool]:
+    """A chunk's rows, and whether they are finite (see ``read_json``)."""
     text = gzip_codec.decompress(chunk["body"], GZIP_WBITS)
-    return [line for line in text.split(b"\n") if line and not line.isspace()]
+    if chunk.get("encoding", "ndjson+gzip") == "columns+gzip":
+        blocks, finite = read_json(text)
+        return rows_of(blocks), finite
+    parsed = [read_json(line) for line in text.split(b"\n") if line and not line.isspace()]
+    return [row for row, _ in parsed], all(finite for _, finite in parsed)
 
 
-def _parse(line: bytes) -> tuple[dict[str, Any], bool]:
-    """A stored row, and whether it needed the lenient parser (NaN or Infinity in it)."""
-    try:
-        return orjson.loads(line), False
-    except orjson.JSONDecodeError:
-        return json.loads(line), True
-
-
-def _dump(row: dict[str, Any], lenient: bool) -> bytes:
-    # orjson writes NaN as null; such rows keep W&B's NaN tokens through the stdlib instead.
-    if lenient:
-        return json.dumps(row, separators=(",", ":")).encode()
-    return orjson.dumps(row)
+def _dump(row: dict[str, Any], finite: bool) -> bytes:
+    # orjson writes NaN as null; rows that are not finite keep W&B's tokens through the stdlib.
+    if finite:
+        return orjson.dumps(row)
+    return json.dumps(row, separators=(",", ":")).encode()

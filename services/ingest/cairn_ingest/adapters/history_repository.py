@@ -5,7 +5,8 @@ Every read and write is by ``_id``, because FerretDB 1.24 on SQLite pushes down 
 
 - ``history``: one insert-only document per stored batch ("chunk"), ``_id`` =
   ``{run path}/{n:08d}`` with ``n`` = 0, 1, 2 … per run, so a reader walks a run's chunks by
-  number. The rows stay the client's gzip NDJSON bytes; ``min_step``/``max_step`` bound them.
+  number. The rows stay the event's gzip bytes (``encoding``: columns, or NDJSON before);
+  ``min_step``/``max_step`` bound them.
   A chunk also holds what its batch adds to the run's summary and its Kafka position.
 - ``history_batches``: one small insert-only marker per batch id, ``_id`` = the event id,
   holding the Kafka position of the first message that carried it. It tells a client's retry
@@ -153,6 +154,7 @@ def chunk_document(
     partition: int,
     offset: int,
     at: datetime,
+    encoding: str,
     body: bytes,
 ) -> Document:
     values = {"last": encode_mapping(stats.last), "stats": encode_extremes(stats.min, stats.max)}
@@ -171,6 +173,7 @@ def chunk_document(
         "values": Binary(bson.encode(values)),  # one blob: see RunSummary.to_document
         "kafka": {"partition": partition, "offset": offset},
         "at": at,
+        "encoding": encoding,
         "body": Binary(body),
     }
 

@@ -1,10 +1,17 @@
-"""Run history batches: NDJSON rows in, validated once, with what the run summary needs.
+"""Run history batches: rows in, validated once, with what the run summary needs.
 
-A batch is the text a client's ``run.log`` sender posts: one JSON object per line, each with
-an integer ``_step`` >= 0. Ingest parses the rows (orjson; the usual batch as one array, an
-unusual one line by line) to validate them, and derives the batch's step range and per-key
-last, min and max values, so the history writer never parses rows again. The rows themselves
-travel and are stored as the client's gzip bytes.
+A batch comes in one of two formats, each usually gzip:
+
+- columns (``application/vnd.cairn.columns+json``, what the SDK sends): a JSON array of
+  blocks, each an object mapping every key of consecutive rows with the same keys to their
+  values, lists of one length. ``[{"_step": [0, 1], "loss": [0.5, 0.4]}]`` is two rows. It
+  parses about three times faster than the same rows as lines, and is a fifth smaller gzipped.
+- NDJSON (``application/x-ndjson``, for curl and other clients): one JSON object per line.
+
+Every row has an integer ``_step`` >= 0. Ingest parses the rows (orjson) to validate them and
+derives the batch's step range and per-key last, min and max values, so the history writer
+never parses rows again. Rows are stored as columns: the client's own gzip bytes when it sent
+columns, re-encoded from NDJSON otherwise, so readers know one stored format.
 """
 
 from __future__ import annotations
@@ -30,11 +37,16 @@ _NON_FINITE = {math.inf: "Infinity", -math.inf: "-Infinity"}
 
 
 class BatchError(ValueError):
-    """A batch that can never be accepted: the client must fix it, not retry it."""
+    """A batch that can never be accepted: the client must fix it, not retry it.
 
-    def __init__(self, message: str, *, line: int | None = None, code: str = "invalid_history"):
-        super().__init__(message if line is None else f"line {line}: {message}")
-        self.line = line
+    ``where`` locates the fault, as ``{"line": n}`` (NDJSON) or ``{"block": n}`` (columns)."""
+
+    def __init__(
+        self, message: str, *, where: dict[str, int] | None = None, code: str = "invalid_history"
+    ):
+        place = " ".join(f"{name} {number}:" for name, number in (where or {}).items())
+        super().__init__(f"{place} {message}" if place else message)
+        self.where = where or {}
         self.code = code
 
 
@@ -50,6 +62,9 @@ class Limits:
     max_keys: int  # per row, and distinct per batch
 
 
+Block = dict[str, list[Any]]  # a key's values, one per row; every list of one length
+
+
 @dataclass
 class ParsedBatch:
     rows: int
@@ -57,6 +72,8 @@ class ParsedBatch:
     max_step: int
     ordered: bool  # steps never decrease within the batch
     keys: list[str]
+    blocks: list[Block]
+    finite: bool  # no NaN or infinity: orjson can write the values back
     last: dict[str, Any] = field(default_factory=dict)
     minimum: dict[str, int | float] = field(default_factory=dict)
     maximum: dict[str, int | float] = field(default_factory=dict)
@@ -85,29 +102,99 @@ def gunzip(body: bytes, limit: int) -> bytes:
 
 
 def gzip_bytes(text: bytes) -> bytes:
-    """Compress an uncompressed batch for storage (level 1: ingest's CPU is the scarce part)."""
+    """Compress a batch for storage (level 1: ingest's CPU is the scarce part)."""
     deflater = gzip_codec.compressobj(1, gzip_codec.DEFLATED, GZIP_WBITS)
     return deflater.compress(text) + deflater.flush()
 
 
-def read_history_text(raw: bytes) -> Any:
-    """One row. orjson first; NaN and Infinity (which JSON lacks but W&B writes) via stdlib."""
+def read_json(raw: bytes) -> tuple[Any, bool]:
+    """A JSON text, and whether it is finite. orjson first (it reads an integer beyond 64 bits
+    as a float); NaN and Infinity, which JSON lacks but W&B writes, via the stdlib."""
     try:
-        return orjson.loads(raw)
+        return orjson.loads(raw), True
     except orjson.JSONDecodeError:
-        return json.loads(raw)  # raises ValueError (JSONDecodeError) if it is not JSON at all
+        return json.loads(raw), False  # raises ValueError (JSONDecodeError) if not JSON at all
+
+
+def columns_text(blocks: list[Block], finite: bool) -> bytes:
+    """The stored text of ``blocks``: orjson when they are finite, else the stdlib, which keeps
+    W&B's NaN and Infinity tokens (orjson writes null)."""
+    if finite:
+        return orjson.dumps(blocks)
+    return json.dumps(blocks, separators=(",", ":")).encode()
+
+
+def rows_of(blocks: list[Block]) -> list[dict[str, Any]]:
+    """The rows of ``blocks``, in order."""
+    return [
+        dict(zip(block, values, strict=True))
+        for block in blocks
+        for values in zip(*block.values(), strict=True)
+    ]
+
+
+def parse_columns(text: bytes, limits: Limits) -> ParsedBatch:
+    """Validate a columns batch and derive its summary; BatchError on a fault."""
+    _check_size(text, limits)
+    try:
+        blocks, finite = read_json(text)
+    except ValueError as exc:
+        raise BatchError(f"not JSON ({exc})") from None
+    if type(blocks) is not list or not blocks:
+        raise BatchError(
+            'send the rows as a JSON array of blocks, like [{"_step": [0, 1], "loss": [0.5, 0.4]}]'
+        )
+    rows = 0
+    for number, block in enumerate(blocks, start=1):
+        rows += _block_rows(block, limits, {"block": number})
+        if rows > limits.max_rows:
+            raise BatchTooLargeError(f"a batch may have at most {limits.max_rows} rows")
+    columns = blocks[0] if len(blocks) == 1 else _merged(blocks)
+    steps = columns[STEP]
+    return _summarize(columns, blocks, rows, steps == sorted(steps), limits, finite=finite)
+
+
+def _block_rows(block: Any, limits: Limits, where: dict[str, int]) -> int:
+    """The number of rows of a valid block; BatchError otherwise."""
+    if type(block) is not dict or STEP not in block:
+        raise BatchError(f'each block must be a JSON object with "{STEP}"', where=where)
+    if len(block) > limits.max_keys:
+        raise BatchError(f"a block may have at most {limits.max_keys} keys", where=where)
+    if set(map(type, block.values())) != {list}:
+        raise BatchError("each key's values must be a JSON array", where=where)
+    lengths = set(map(len, block.values()))
+    if len(lengths) != 1 or 0 in lengths:
+        raise BatchError("every key of a block needs one value per row (1 or more)", where=where)
+    steps = block[STEP]
+    if set(map(type, steps)) != {int} or min(steps) < 0:
+        bad = next(s for s in steps if type(s) is not int or s < 0)
+        raise BatchError(f"{STEP} values must be integers >= 0, got {bad!r}", where=where)
+    return lengths.pop()
+
+
+def _merged(blocks: list[Block]) -> Block:
+    """Each key's values over all blocks, in row order (rows lacking the key add nothing)."""
+    columns: Block = {}
+    for block in blocks:
+        for key, values in block.items():
+            columns.setdefault(key, []).extend(values)
+    return columns
 
 
 def parse_batch(text: bytes, limits: Limits) -> ParsedBatch:
-    """Validate every line of ``text`` and derive the batch's summary; BatchError on a fault."""
-    if len(text) > limits.max_batch_bytes:
-        raise BatchTooLargeError(f"the batch exceeds {limits.max_batch_bytes} bytes")
+    """Validate every line of an NDJSON batch and derive its summary; BatchError on a fault."""
+    _check_size(text, limits)
     parsed = _parse_plain(text, limits)
     return parsed if parsed is not None else _parse_lines(text, limits)
 
 
+def _check_size(text: bytes, limits: Limits) -> None:
+    if len(text) > limits.max_batch_bytes:
+        raise BatchTooLargeError(f"the batch exceeds {limits.max_batch_bytes} bytes")
+
+
 def _parse_plain(text: bytes, limits: Limits) -> ParsedBatch | None:
-    """The batch a training loop sends, in a few C-level passes; None for anything else.
+    """The usual NDJSON batch, in a few C-level passes; None for anything else.
 
     Its lines are read as one JSON array. A JSON value cannot hold a raw newline except as
     whitespace, and a comma there makes any value invalid, so this reads exactly the rows the
@@ -132,43 +219,50 @@ def _parse_plain(text: bytes, limits: Limits) -> ParsedBatch | None:
     steps = columns[STEP]
     if set(map(type, steps)) != {int} or min(steps) < 0:
         return None
-    return _summarize(columns, len(rows), steps == sorted(steps), limits, finite=True)
+    return _summarize(columns, [columns], len(rows), steps == sorted(steps), limits, finite=True)
 
 
 def _parse_lines(text: bytes, limits: Limits) -> ParsedBatch:
-    """Any batch, one line at a time: rows of different keys, NaN and infinities, and the
-    first fault found, with its line number."""
-    rows: list[dict[str, Any]] = []
+    """Any NDJSON batch, one line at a time: rows of different keys, NaN and infinities, and
+    the first fault found, with its line number. Each row becomes a block of its own."""
+    blocks: list[Block] = []
     ordered = True
     previous = -1
     max_keys = limits.max_keys
     for number, line in enumerate(text.split(b"\n"), start=1):
         if not line or line.isspace():
             continue
+        where = {"line": number}
         try:
-            row = read_history_text(line)
+            row, _ = read_json(line)
         except ValueError as exc:
-            raise BatchError(f"not JSON ({exc})", line=number) from None
+            raise BatchError(f"not JSON ({exc})", where=where) from None
         if type(row) is not dict:
-            raise BatchError("each line must be a JSON object", line=number)
+            raise BatchError("each line must be a JSON object", where=where)
         step = row.get(STEP)
         if type(step) is not int or step < 0:
-            raise BatchError(f"{STEP} must be an integer >= 0, got {step!r}", line=number)
+            raise BatchError(f"{STEP} must be an integer >= 0, got {step!r}", where=where)
         if len(row) > max_keys:
-            raise BatchError(f"a row may have at most {max_keys} keys", line=number)
+            raise BatchError(f"a row may have at most {max_keys} keys", where=where)
         if step < previous:
             ordered = False
         previous = step
-        rows.append(row)
-        if len(rows) > limits.max_rows:
+        blocks.append({key: [value] for key, value in row.items()})
+        if len(blocks) > limits.max_rows:
             raise BatchTooLargeError(f"a batch may have at most {limits.max_rows} rows")
-    if not rows:
+    if not blocks:
         raise BatchError("the batch has no rows")
-    return _summarize(_columns(rows), len(rows), ordered, limits, finite=False)
+    return _summarize(_merged(blocks), blocks, len(blocks), ordered, limits, finite=False)
 
 
 def _summarize(
-    columns: dict[str, list[Any]], rows: int, ordered: bool, limits: Limits, *, finite: bool
+    columns: Block,
+    blocks: list[Block],
+    rows: int,
+    ordered: bool,
+    limits: Limits,
+    *,
+    finite: bool,
 ) -> ParsedBatch:
     _check_keys(columns, limits.max_keys)
     minimum, maximum = _extremes(columns, finite=finite)
@@ -179,18 +273,12 @@ def _summarize(
         max_step=max(steps),
         ordered=ordered,
         keys=list(columns),
+        blocks=blocks,
+        finite=finite,
         last={key: json_safe(values[-1]) for key, values in columns.items()},
         minimum=minimum,
         maximum=maximum,
     )
-
-
-def _columns(rows: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """Each key's values in row order (rows lacking the key contribute nothing)."""
-    keys: dict[str, None] = {}
-    for row in rows:
-        keys.update(dict.fromkeys(row))
-    return {key: [row[key] for row in rows if key in row] for key in keys}
 
 
 def _check_keys(keys: dict[str, Any], max_keys: int) -> None:

@@ -156,6 +156,7 @@ class HistoryWriter:
             partition=partition,
             offset=offset,
             at=now,
+            encoding=event.encoding,
             body=event.rows_gzip(),
         )
 

@@ -1,10 +1,10 @@
 """``POST .../runs/{run_id}/history``: a batch of ``run.log`` rows in, acknowledged once Kafka
 holds it (``acks=all``). Ingest keeps no state here; the history writer stores the batch.
 
-The body is NDJSON, usually gzip (``Content-Encoding: gzip``); ``batch_id`` (chosen by the
-client, the same on every retry) and ``seq`` (the batch's number within the run) come in the
-query. The event id derives from the run and the batch id, so a retried batch is the same
-event and the writer stores it once.
+The body is columns or NDJSON (``domain.history``), usually gzip (``Content-Encoding: gzip``);
+``batch_id`` (chosen by the client, the same on every retry) and ``seq`` (the batch's number
+within the run) come in the query. The event id derives from the run and the batch id, so a
+retried batch is the same event and the writer stores it once.
 """
 
 from __future__ import annotations
@@ -29,9 +29,11 @@ from cairn_ingest.domain.history import (
     BatchTooLargeError,
     Limits,
     ParsedBatch,
+    columns_text,
     gunzip,
     gzip_bytes,
     parse_batch,
+    parse_columns,
 )
 from cairn_ingest.domain.runs import check_run_id, run_path
 from cairn_ingest.entrypoints.http.app_keys import ADMISSION, HISTORY_PUBLISHER
@@ -40,6 +42,7 @@ routes = web.RouteTableDef()
 SOURCE = "/cairn/ingest"
 HISTORY_URL = "/v1/entities/{entity}/projects/{project}/runs/{run_id}/history"
 BATCH_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+COLUMNS_TYPE = "application/vnd.cairn.columns+json"
 NDJSON_TYPES = frozenset({"application/x-ndjson", "application/jsonl", "application/ndjson"})
 # Parsing a big batch (a spool being synced) on the event loop would stall every other
 # request for tens of milliseconds; above this, it runs in a worker thread.
@@ -58,8 +61,13 @@ async def log_history(request: web.Request) -> web.Response:
     run_id = path_param(request, "run_id", check_run_id)
     batch_id, seq = batch_identity(request)
     settings = request.app[SETTINGS]
-    if request.content_type not in NDJSON_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send the rows as application/x-ndjson")
+    columns = request.content_type == COLUMNS_TYPE
+    if not columns and request.content_type not in NDJSON_TYPES:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            f"send the rows as application/x-ndjson (a JSON object per line) or {COLUMNS_TYPE}",
+        )
     declared = request.content_length
     if declared is not None and declared > settings.history_max_body_bytes:
         raise _too_large(f"the body exceeds {settings.history_max_body_bytes} bytes")
@@ -68,9 +76,9 @@ async def log_history(request: web.Request) -> web.Response:
             body = await request.read()
             if len(body) > settings.history_max_body_bytes:
                 raise _too_large(f"the body exceeds {settings.history_max_body_bytes} bytes")
-            text, stored = _decode_body(request, body, settings.history_max_batch_bytes)
+            text, gzipped = _decode_body(request, body, settings.history_max_batch_bytes)
             held.grow(len(text))
-            parsed = await _parse(text, _limits(request))
+            parsed, stored = await _read(columns, text, gzipped, _limits(request))
             path = run_path(entity, project, run_id)
             envelope = Envelope.wrap(
                 _event(run_id, batch_id, seq, parsed, stored),
@@ -105,8 +113,8 @@ def batch_identity(request: web.Request) -> tuple[str, int]:
     return batch_id, int(raw_seq)
 
 
-def _decode_body(request: web.Request, body: bytes, limit: int) -> tuple[bytes, bytes]:
-    """The NDJSON text and the gzip bytes to store (the client's own, when it sent gzip)."""
+def _decode_body(request: web.Request, body: bytes, limit: int) -> tuple[bytes, bytes | None]:
+    """The batch's text, and the client's gzip bytes when it sent gzip."""
     encoding = request.headers.get("Content-Encoding", "identity").strip().lower()
     try:
         if encoding == "gzip" and not body.startswith(GZIP_MAGIC):
@@ -116,19 +124,33 @@ def _decode_body(request: web.Request, body: bytes, limit: int) -> tuple[bytes, 
         if encoding == "identity":
             if len(body) > limit:
                 raise BatchTooLargeError(f"the batch exceeds {limit} bytes")
-            return body, gzip_bytes(body)
+            return body, None
     except BatchError as exc:
         raise _batch_error(exc) from None
     raise ApiError(415, "unsupported_media_type", "Content-Encoding must be gzip or identity")
 
 
-async def _parse(text: bytes, limits: Limits) -> ParsedBatch:
+async def _read(
+    columns: bool, text: bytes, gzipped: bytes | None, limits: Limits
+) -> tuple[ParsedBatch, bytes]:
     try:
         if len(text) > THREAD_ABOVE_BYTES:
-            return await asyncio.to_thread(parse_batch, text, limits)
-        return parse_batch(text, limits)
+            return await asyncio.to_thread(_read_batch, columns, text, gzipped, limits)
+        return _read_batch(columns, text, gzipped, limits)
     except BatchError as exc:
         raise _batch_error(exc) from None
+
+
+def _read_batch(
+    columns: bool, text: bytes, gzipped: bytes | None, limits: Limits
+) -> tuple[ParsedBatch, bytes]:
+    """The parsed batch and the gzip columns to store: the client's own bytes when it sent
+    gzip columns, the rows written as columns when it sent NDJSON."""
+    if columns:
+        parsed = parse_columns(text, limits)
+        return parsed, gzipped if gzipped is not None else gzip_bytes(text)
+    parsed = parse_batch(text, limits)
+    return parsed, gzip_bytes(columns_text(parsed.blocks, parsed.finite))
 
 
 def _limits(request: web.Request) -> Limits:
@@ -178,8 +200,7 @@ async def publish_history(request: web.Request, envelope: Envelope, path: str) -
 def _batch_error(exc: BatchError) -> ApiError:
     if isinstance(exc, BatchTooLargeError):
         return _too_large(str(exc))
-    details = {} if exc.line is None else {"line": exc.line}
-    return ApiError(400, exc.code, str(exc), details=details)
+    return ApiError(400, exc.code, str(exc), details=dict(exc.where))
 
 
 def _too_large(message: str) -> ApiError:
