@@ -43,7 +43,7 @@ import orjson
 from isal import isal_zlib
 
 from benchmarks.process_cpu import cpu_seconds, stack_pids
-from cairn.runs.batch import HISTORY_TYPE
+from cairn.runs.transport import HISTORY_TYPE
 from cairn.runs.tuning import Tuning
 
 GZIP_WBITS = 31

@@ -26,7 +26,6 @@ from typing import Any, Literal
 Kind = Literal["history", "summary", "config"]
 KINDS: tuple[Kind, ...] = ("history", "summary", "config")
 GZIP_WBITS = 31  # the gzip container (RFC 1952), as the server expects
-HISTORY_TYPE = "application/vnd.cairn.columns+json"  # a history body's Content-Type
 COMPRESS_LEVEL = 1  # level 1: a quarter of level 6's CPU for ~10% more bytes (the GIL matters)
 MAX_KEYS = 1_000  # per row and distinct per batch (the server's limit)
 MAX_KEY_CHARS = 256

@@ -4,7 +4,7 @@ Turning a row into JSON costs the sender thread about ten times what ``run.log``
 (formatting floats dominates), and a thread holding the GIL for that slows a training loop that
 runs Python. So the sender hands each batch of rows to a helper process, ``python -P
 cairn/runs/batch.py`` (stdlib only, started on first use, ended at EOF), as ``marshal`` bytes
-(C speed, about 0.5 µs a row) and gets the gzip NDJSON bodies back. Rows marshal cannot carry
+(C speed, about 0.5 µs a row) and gets the gzip bodies back. Rows marshal cannot carry
 (numpy, torch values...), small batches, a missing interpreter or a failed helper fall back to
 encoding in the thread: the bytes are the same either way.
 """

@@ -1,12 +1,13 @@
 """Every wire detail of run history (docs/http-api.md, "run history"); nothing else in the SDK
 knows a route, a header or a status code of it.
 
-Writes: ``POST .../runs/{run_id}/history?batch_id=&seq=`` with the batch's NDJSON as
-``application/x-ndjson`` and ``Content-Encoding: gzip`` → 200 once Kafka holds it, 429/503 with
-``Retry-After`` under pressure, 400/413 for a batch that can never be accepted. Summary and
-config updates after ``init`` go to ``.../runs/{run_id}/summary`` and ``.../config`` (JSON
-``{"update": {...}}``, same query), in the same per-run sequence. ``finish`` waits on
-``.../history/status?seq=&wait_s=`` until the writer has stored the last batch.
+Writes: ``POST .../runs/{run_id}/history?batch_id=&seq=`` with the batch's columns as
+``application/vnd.cairn.columns+json`` and ``Content-Encoding: gzip`` → 200 once Kafka holds
+it, 429/503 with ``Retry-After`` under pressure, 400/413 for a batch that can never be
+accepted. Summary and config updates after ``init`` go to ``.../runs/{run_id}/summary`` and
+``.../config`` (JSON ``{"update": {...}}``, same query), in the same per-run sequence.
+``finish`` waits on ``.../history/status?seq=&wait_s=`` until the writer has stored the last
+batch.
 
 Reads: ``GET .../runs?filters=&order=&per_page=&cursor=``, ``GET .../runs/{run_id}``,
 ``GET .../history?keys=&samples=&min_step=&max_step=`` and ``GET .../history/scan?...&cursor=``.
@@ -30,9 +31,10 @@ import httpx
 
 from cairn.errors import CommError, NotFoundError
 from cairn.http import USER_AGENT, ApiClient, segment, tls_context
-from cairn.runs.batch import HISTORY_TYPE, Batch, history_body, history_rows
+from cairn.runs.batch import Batch, history_body, history_rows
 from cairn.settings import ClientConfig
 
+HISTORY_TYPE = "application/vnd.cairn.columns+json"
 RETRY_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 FATAL_STATUSES = frozenset({401, 403, 404})  # the key, its role or the entity: spool and stop
 

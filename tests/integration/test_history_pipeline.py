@@ -26,7 +26,8 @@ from cairn_shared.mongo import Document
 from cairn_shared.settings import Settings
 from pymongo import AsyncMongoClient
 
-from cairn.runs.batch import HISTORY_TYPE, blocks_of
+from cairn.runs.batch import blocks_of
+from cairn.runs.transport import HISTORY_TYPE
 from tests.conftest import stack_env
 
 Client = TestClient[web.Request, web.Application]

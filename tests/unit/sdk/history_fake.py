@@ -25,7 +25,7 @@ import cairn.session
 from cairn.http import ApiClient
 from cairn.runs import transport as run_transport
 from cairn.runs import tuning
-from cairn.runs.batch import HISTORY_TYPE, Limits, history_rows
+from cairn.runs.batch import Limits, history_rows
 from tests.unit.sdk.fakes import FakeCairn, error, ok
 
 RUNS = r"/ingest/v1/entities/([^/]+)/projects/([^/]+)/runs"
@@ -112,7 +112,7 @@ class FakeHistory:
         if batch_id in run.batches:
             return ok({"batch_id": batch_id, "seq": seq})  # a retry: stored once
         if kind == "history":
-            assert request.headers["Content-Type"] == HISTORY_TYPE
+            assert request.headers["Content-Type"] == run_transport.HISTORY_TYPE
             assert request.headers["Content-Encoding"] == "gzip"
             rows = history_rows(request.content)
             if self.max_rows is not None and len(rows) > self.max_rows:

@@ -57,7 +57,7 @@ class BatchTooLargeError(BatchError):
 
 @dataclass(frozen=True)
 class Limits:
-    max_batch_bytes: int  # decompressed NDJSON
+    max_batch_bytes: int  # decompressed
     max_rows: int
     max_keys: int  # per row, and distinct per batch
 
@@ -80,7 +80,7 @@ class ParsedBatch:
 
 
 def gunzip(body: bytes, limit: int) -> bytes:
-    """The NDJSON inside one gzip member, refusing more than ``limit`` bytes of it.
+    """The text inside one gzip member, refusing more than ``limit`` bytes of it.
 
     Decompression stops at ``limit + 1`` bytes, so a small body that inflates to gigabytes
     costs no more memory than the cap.
