@@ -1,24 +1,31 @@
 """The spool: batches on disk, one file per batch, written atomically, read back in order.
 
 A file is ``<seq>-<kind>-<rows>-<batch id>.json.gz`` in the spool directory and holds the
-exact request body. Acknowledged files are deleted, or renamed ``*.acked`` when the spool
-keeps them (an offline run's directory is the run's record; ``cairn sync --include-synced``
-sends them again under the same batch ids, which the server stores once).
+exact request body. Acknowledged files are deleted, or renamed ``*.acked`` when the spool keeps
+them (an offline run's directory is the run's record; ``cairn sync --include-synced`` sends
+them again under the same batch ids, which the server stores once). Earlier SDKs wrote history
+as NDJSON (``.ndjson.gz``): such a file is read as the same rows in columns, under the same
+batch id, so ``cairn sync`` still sends it, and once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from cairn.runs.batch import KINDS, Batch, Kind
+from cairn.runs.batch import GZIP_WBITS, KINDS, Batch, Kind, history_body
 
 SUFFIX = ".json.gz"
 ACKED = ".acked"
-_NAME = re.compile(r"^(\d{10})-([a-z]+)-(\d+)-([0-9a-f-]{36})\.json\.gz(\.acked)?$")
+_NAME = re.compile(
+    r"^(?P<seq>\d{10})-(?P<kind>[a-z]+)-(?P<rows>\d+)-(?P<batch_id>[0-9a-f-]{36})"
+    r"\.(?P<ndjson>nd)?json\.gz(?P<acked>\.acked)?$"
+)
 
 
 def file_name(batch: Batch) -> str:
@@ -76,8 +83,8 @@ class Spool:
             match = _NAME.match(path.name)
             if match is None:
                 continue
-            seq = int(match.group(1))
-            if match.group(5):
+            seq = int(match["seq"])
+            if match["acked"]:
                 self._acked[seq] = path.name
             else:
                 self._pending[seq] = path.name
@@ -156,17 +163,20 @@ class Spool:
         match = _NAME.match(name)
         if match is None:  # pragma: no cover - only matching names are indexed
             raise ValueError(f"not a spool file: {name}")
-        kind = match.group(2)
+        kind = match["kind"]
         if kind not in KINDS:
             raise ValueError(f"unknown batch kind {kind!r} in {self.directory / name}")
         body = (self.directory / name).read_bytes()
-        rows = int(match.group(3))
-        return Batch(_kind(kind), int(match.group(1)), match.group(4), body, rows)
+        if match["ndjson"] and kind == "history":
+            text = zlib.decompress(body, GZIP_WBITS)
+            body = history_body([json.loads(line) for line in text.splitlines() if line.strip()])
+        rows = int(match["rows"])
+        return Batch(_kind(kind), int(match["seq"]), match["batch_id"], body, rows)
 
 
 def _rows(name: str) -> int:
     match = _NAME.match(name)
-    return int(match.group(3)) if match else 0
+    return int(match["rows"]) if match else 0
 
 
 def _kind(text: str) -> Kind:

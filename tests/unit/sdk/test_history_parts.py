@@ -4,6 +4,7 @@ and ``Retry-After``."""
 from __future__ import annotations
 
 import gzip
+import math
 import os
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -62,6 +63,17 @@ def test_an_incompressible_batch_is_split_to_fit_the_body_limit() -> None:
     assert len(batches) > 1
     assert all(len(b.body) <= 6000 for b in batches)
     assert [r["_step"] for b in batches for r in b.records()] == list(range(40))
+
+
+def test_a_spool_file_of_an_earlier_sdk_is_sent_as_columns(tmp_path: Path) -> None:
+    rows_text = b'{"_step":0,"loss":NaN}\n{"_step":1,"loss":0.5,"acc":1}\n'
+    batch_id = "5d0b7c8e-1f0a-4a51-9a55-1a8c2f9b8d11"
+    (tmp_path / f"0000000003-history-2-{batch_id}.ndjson.gz").write_bytes(gzip.compress(rows_text))
+    (batch,) = Spool(tmp_path).pending()
+    assert (batch.seq, batch.batch_id, batch.rows) == (3, batch_id, 2)
+    assert gzip.decompress(batch.body).startswith(b'[{"_step":[0],"loss":[NaN]}')
+    expected = [{"_step": 0, "loss": math.nan}, {"_step": 1, "loss": 0.5, "acc": 1}]
+    assert str(batch.records()) == str(expected)  # NaN != NaN: compare as text
 
 
 def test_the_spool_keeps_batches_in_order_and_bounded(tmp_path: Path) -> None:
