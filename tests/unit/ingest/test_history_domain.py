@@ -15,11 +15,12 @@ from typing import Any
 import bson
 import orjson
 import pytest
-from cairn_ingest.adapters.history_reader import stored_rows
+from cairn_ingest.adapters.history_reader import stored_blocks
 from cairn_ingest.domain import history
 from cairn_ingest.domain.admission import Admission, OverloadedError
 from cairn_ingest.domain.filters import FilterError, compile_filter, pinned_state
 from cairn_ingest.domain.history import (
+    STEP,
     BatchError,
     BatchTooLargeError,
     Limits,
@@ -141,10 +142,12 @@ def test_stored_columns_keep_every_row_and_w_and_b_non_finite_tokens() -> None:
 def test_chunks_are_read_as_columns_and_as_the_ndjson_stored_before() -> None:
     rows = [{"_step": 0, "x": 1.5}, {"_step": 1, "y": math.inf}]
     legacy = {"body": gzip.compress(b'{"_step":0,"x":1.5}\n{"_step":1,"y":Infinity}\n')}
-    assert stored_rows(legacy) == (rows, False)
     stored = {"encoding": "columns+gzip", "body": gzip.compress(columns(*rows))}
-    assert stored_rows(stored) == (rows, False)
-    assert stored_rows(stored | {"body": gzip.compress(columns(*rows[:1]))}) == (rows[:1], True)
+    for chunk in (legacy, stored):
+        blocks, finite = stored_blocks(chunk)
+        assert (rows_of(blocks), finite) == (rows, False)
+    blocks, finite = stored_blocks(stored | {"body": gzip.compress(columns(*rows[:1]))})
+    assert (rows_of(blocks), finite) == (rows[:1], True)
 
 
 @pytest.mark.parametrize(
@@ -205,13 +208,11 @@ def test_size_limits() -> None:
 
 def test_sampling_keeps_each_keys_extremes_and_the_last_row() -> None:
     sampler = Sampler(samples=20)
-    for step in range(10_000):
-        value = math.sin(step / 100)
-        if step == 4321:
-            value = 50.0  # a spike that even spacing would miss
-        if step == 777:
-            value = -50.0
-        sampler.add({"_step": step, "loss": value})
+    losses = [math.sin(step / 100) for step in range(10_000)]
+    losses[4321] = 50.0  # a spike that even spacing would miss
+    losses[777] = -50.0
+    for start in range(0, 10_000, 500):
+        sampler.add({"_step": list(range(start, start + 500)), "loss": losses[start : start + 500]})
     rows = sampler.result()
     steps = [row["_step"] for row in rows]
     assert len(rows) <= 20
@@ -222,9 +223,67 @@ def test_sampling_keeps_each_keys_extremes_and_the_last_row() -> None:
 
 def test_sampling_returns_every_row_of_a_short_run_and_filters_by_keys() -> None:
     sampler = Sampler(samples=500, keys=["acc"])
-    for step in range(100):
-        sampler.add({"_step": step, "loss": 1.0, **({"acc": step} if step % 10 == 0 else {})})
+    rows = [{"_step": s, "loss": 1.0, **({"acc": s} if s % 10 == 0 else {})} for s in range(100)]
+    for block in blocks_of(rows):
+        sampler.add(block)
     assert sampler.result() == [{"_step": s, "acc": s} for s in range(0, 100, 10)]
+
+
+class RowSampler(Sampler):
+    """The sampling rule row by row: what ``Sampler`` must do with blocks of any cut."""
+
+    def add_row(self, row: dict[str, Any]) -> None:
+        if self._keys is not None:
+            if not all(key in row for key in self._keys):
+                return
+            row = {STEP: row[STEP], **{key: row[key] for key in self._keys}}
+        position = self.count
+        self.count += 1
+        self._last = (position, row)
+        if position % self._stride == 0:
+            self._kept.append((position, row))
+            if len(self._kept) >= 2 * self._samples:
+                self._kept = self._kept[::2]
+                self._stride *= 2
+        for key, value in row.items():
+            finite = type(value) is int or (type(value) is float and math.isfinite(value))
+            if key == STEP or not finite:
+                continue
+            if key not in self._low or value < self._low[key][0]:
+                self._low[key] = (value, position, row)
+            if key not in self._high or value > self._high[key][0]:
+                self._high[key] = (value, position, row)
+
+
+def test_sampling_blocks_keeps_what_sampling_row_by_row_keeps() -> None:
+    rng = random.Random(11)  # noqa: S311 - test data, not secrets
+    values: list[Callable[[], Any]] = [
+        lambda: rng.randint(-5, 5),
+        lambda: rng.uniform(-1, 1),
+        lambda: rng.choice([math.nan, math.inf, -math.inf, True, "a", None, 3, 3.0]),
+    ]
+    for _ in range(200):
+        rows = []
+        for step in range(rng.randint(1, 400)):
+            keys = rng.sample(["a", "b", "c"], rng.randint(0, 3))
+            rows.append({"_step": step, **{key: rng.choice(values)() for key in keys}})
+        samples, keys = rng.randint(1, 30), rng.choice([None, ["a"], ["a", "b"]])
+        by_row, by_block = RowSampler(samples, keys), Sampler(samples, keys)
+        for row in rows:
+            by_row.add_row(row)
+        start = 0
+        while start < len(rows):  # blocks of one key set, cut at random places
+            end = start + rng.randint(1, 50)
+            for block in blocks_of(rows[start:end]):
+                by_block.add(block)
+            start = end
+        by_block.add({"_step": []})  # an empty block changes nothing
+        assert as_text(by_block.result()) == as_text(by_row.result())
+
+
+def as_text(rows: list[dict[str, Any]]) -> list[str]:
+    """Rows compared as text, keys sorted: NaN != NaN, and a block orders its rows' keys."""
+    return [repr(sorted(row.items(), key=lambda item: item[0])) for row in rows]
 
 
 def history_event(seq: int, *, last: dict[str, Any], low: int, high: int) -> BatchStats:

@@ -23,7 +23,14 @@ import orjson
 from cairn_shared.mongo import Document
 
 from cairn_ingest.adapters.history_repository import HistoryRepository
-from cairn_ingest.domain.history import GZIP_WBITS, STEP, gzip_codec, read_json, rows_of
+from cairn_ingest.domain.history import (
+    GZIP_WBITS,
+    STEP,
+    Block,
+    gzip_codec,
+    read_json,
+    rows_of,
+)
 from cairn_ingest.domain.sampling import Sampler
 from cairn_ingest.domain.summary import RunSummary
 
@@ -81,7 +88,8 @@ class HistoryReader:
         out: list[bytes] = []
         async with aclosing(self._chunks(summary, start.chunk, steps)) as chunks:
             async for number, chunk in chunks:
-                rows, finite = stored_rows(chunk)
+                blocks, finite = stored_blocks(chunk)
+                rows = rows_of(blocks)
                 skip = start.row if number == start.chunk else 0
                 whole = steps.covers(chunk)
                 for index in range(skip, len(rows)):
@@ -105,9 +113,8 @@ class HistoryReader:
         async with aclosing(self._chunks(summary, first, steps)) as chunks:
             async for _, chunk in chunks:
                 whole = steps.covers(chunk)
-                for row in stored_rows(chunk)[0]:
-                    if whole or steps.holds(row[STEP]):
-                        sampler.add(row)
+                for block in stored_blocks(chunk)[0]:
+                    sampler.add(block if whole else _within(block, steps))
         return sampler.result()
 
     async def _first_chunk(self, summary: RunSummary, low: int) -> int:
@@ -149,14 +156,22 @@ class HistoryReader:
             await asyncio.gather(*pending, return_exceptions=True)
 
 
-def stored_rows(chunk: Document) -> tuple[list[dict[str, Any]], bool]:
-    """A chunk's rows, and whether they are finite (see ``read_json``)."""
+def stored_blocks(chunk: Document) -> tuple[list[Block], bool]:
+    """A chunk's rows as blocks, and whether they are finite (see ``read_json``). A chunk
+    stored as NDJSON (before columns) gives a block per row."""
     text = gzip_codec.decompress(chunk["body"], GZIP_WBITS)
     if chunk.get("encoding", "ndjson+gzip") == "columns+gzip":
         blocks, finite = read_json(text)
-        return rows_of(blocks), finite
-    parsed = [read_json(line) for line in text.split(b"\n") if line and not line.isspace()]
-    return [row for row, _ in parsed], all(finite for _, finite in parsed)
+        return blocks, finite
+    rows = [read_json(line) for line in text.split(b"\n") if line and not line.isspace()]
+    blocks = [{key: [value] for key, value in row.items()} for row, _ in rows]
+    return blocks, all(finite for _, finite in rows)
+
+
+def _within(block: Block, steps: StepRange) -> Block:
+    """The rows of ``block`` whose step is in ``steps``."""
+    wanted = [index for index, step in enumerate(block[STEP]) if steps.holds(step)]
+    return {key: [column[index] for index in wanted] for key, column in block.items()}
 
 
 def _dump(row: dict[str, Any], finite: bool) -> bytes:
