@@ -15,7 +15,7 @@ from typing import Any
 import bson
 import orjson
 import pytest
-from cairn_ingest.adapters.history_reader import stored_blocks
+from cairn_ingest.adapters.history_reader import Cursor, Page, StepRange, stored_blocks
 from cairn_ingest.domain import history
 from cairn_ingest.domain.admission import Admission, OverloadedError
 from cairn_ingest.domain.filters import FilterError, compile_filter, pinned_state
@@ -148,6 +148,44 @@ def test_chunks_are_read_as_columns_and_as_the_ndjson_stored_before() -> None:
         assert (rows_of(blocks), finite) == (rows, False)
     blocks, finite = stored_blocks(stored | {"body": gzip.compress(columns(*rows[:1]))})
     assert (rows_of(blocks), finite) == (rows[:1], True)
+
+
+def test_pages_hold_every_row_once_wherever_chunks_blocks_and_pages_end() -> None:
+    rng = random.Random(5)  # noqa: S311 - test data, not secrets
+    for _ in range(300):
+        step, chunks = 0, []
+        for _ in range(rng.randint(0, 4)):
+            rows = []
+            for _ in range(rng.randint(1, 30)):
+                keys = rng.sample(["a", "b"], rng.randint(0, 2))
+                rows.append({"_step": step, **dict.fromkeys(keys, step)})
+                step += 1
+            chunks.append(blocks_of(rows))
+        size, keys = rng.randint(1, 25), rng.choice([None, ["a"], ["a", "b"]])
+        steps = rng.choice([None, StepRange(rng.randint(0, 20), rng.randint(20, 60))])
+        expected = [
+            {"_step": row["_step"], **{key: row[key] for key in keys}} if keys else row
+            for chunk in chunks
+            for row in rows_of(chunk)
+            if (steps is None or steps.holds(row["_step"]))
+            and all(key in row for key in keys or [])
+        ]
+        pages, cursor = [], Cursor(0, 0)
+        while True:
+            page = Page()
+            for number in range(cursor.chunk, len(chunks)):
+                skip = cursor.row if number == cursor.chunk else 0
+                stopped = page.fill(chunks[number], skip, size, keys, steps)
+                if stopped is not None:
+                    page.next = Cursor(number, stopped)
+                    break
+            pages.append(page.rows)
+            if page.next is None:
+                break
+            cursor = page.next
+        assert [row for rows in pages for row in rows] == expected
+        assert all(len(rows) == size for rows in pages[:-1])  # the last may be empty
+        assert len(pages[-1]) <= size
 
 
 @pytest.mark.parametrize(

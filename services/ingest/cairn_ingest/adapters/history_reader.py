@@ -13,13 +13,11 @@ come in the order they were logged.
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from cairn_shared.mongo import Document
 
 from cairn_ingest.adapters.history_repository import HistoryRepository
@@ -53,6 +51,42 @@ class Cursor:
         return cls(int(chunk), int(row))
 
 
+@dataclass
+class Page:
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    finite: bool = True  # no NaN or infinity: orjson can write the rows (see ``read_json``)
+    next: Cursor | None = None
+
+    def fill(
+        self,
+        blocks: list[Block],
+        skip: int,
+        size: int,
+        keys: Sequence[str] | None,
+        steps: StepRange | None,
+    ) -> int | None:
+        """Add a chunk's rows from row ``skip`` on (those holding ``keys``, reduced to them,
+        and within ``steps`` when given) until the page has ``size``; the chunk's row number
+        where a full page stopped, or None."""
+        first = 0  # the chunk's row number of the block's first row
+        for block in blocks:
+            rows = len(block[STEP])
+            at, first = max(skip - first, 0), first + rows
+            if at >= rows or (keys and not all(key in block for key in keys)):
+                continue
+            columns = {STEP: block[STEP], **{key: block[key] for key in keys}} if keys else block
+            while at < rows:
+                if len(self.rows) == size:
+                    return first - rows + at
+                end = min(rows, at + size - len(self.rows))
+                taken = rows_of([{key: values[at:end] for key, values in columns.items()}])
+                if steps is not None:
+                    taken = [row for row in taken if steps.holds(row[STEP])]
+                self.rows.extend(taken)
+                at = end
+        return None
+
+
 @dataclass(frozen=True)
 class StepRange:
     low: int = 0
@@ -82,35 +116,33 @@ class HistoryReader:
         keys: Sequence[str] | None,
         page_size: int,
         cursor: Cursor | None,
-    ) -> tuple[list[bytes], Cursor | None]:
-        """Up to ``page_size`` rows as JSON texts, and the cursor of the next page (or None)."""
+    ) -> Page:
+        """Up to ``page_size`` rows and the cursor of the next page (None after the last).
+
+        A chunk's rows become dicts from the cursor on and only as many as the page takes."""
         start = cursor or Cursor(await self._first_chunk(summary, steps.low), 0)
-        out: list[bytes] = []
-        async with aclosing(self._chunks(summary, start.chunk, steps)) as chunks:
+        page = Page()
+        # Fetch ahead only about the chunks a page takes: a chunk fetched for nothing costs
+        # the database as much as one read.
+        ahead = 1 + page_size * summary.chunks // max(summary.rows, 1)
+        async with aclosing(self._chunks(summary, start.chunk, steps, ahead)) as chunks:
             async for number, chunk in chunks:
                 blocks, finite = stored_blocks(chunk)
-                rows = rows_of(blocks)
+                page.finite &= finite
                 skip = start.row if number == start.chunk else 0
-                whole = steps.covers(chunk)
-                for index in range(skip, len(rows)):
-                    if len(out) == page_size:
-                        return out, Cursor(number, index)
-                    row = rows[index]
-                    if not whole and not steps.holds(row[STEP]):
-                        continue
-                    if keys:
-                        if not all(k in row for k in keys):
-                            continue
-                        row = {STEP: row[STEP], **{key: row[key] for key in keys}}
-                    out.append(_dump(row, finite))
-        return out, None
+                within = None if steps.covers(chunk) else steps
+                stopped = page.fill(blocks, skip, page_size, keys, within)
+                if stopped is not None:
+                    page.next = Cursor(number, stopped)
+                    return page
+        return page
 
     async def sample(
         self, summary: RunSummary, *, steps: StepRange, keys: Sequence[str] | None, samples: int
     ) -> list[dict[str, Any]]:
         sampler = Sampler(samples, keys)
         first = await self._first_chunk(summary, steps.low)
-        async with aclosing(self._chunks(summary, first, steps)) as chunks:
+        async with aclosing(self._chunks(summary, first, steps, PREFETCH)) as chunks:
             async for _, chunk in chunks:
                 whole = steps.covers(chunk)
                 for block in stored_blocks(chunk)[0]:
@@ -132,14 +164,15 @@ class HistoryReader:
         return lo
 
     async def _chunks(
-        self, summary: RunSummary, first: int, steps: StepRange
+        self, summary: RunSummary, first: int, steps: StepRange, ahead: int
     ) -> AsyncGenerator[tuple[int, Document]]:
-        """The run's chunks from ``first`` on, fetched ``PREFETCH`` ahead."""
+        """The run's chunks from ``first`` on, fetched up to ``ahead`` (at most ``PREFETCH``)
+        at a time."""
         pending: list[asyncio.Task[Document | None]] = []
         number = first
         try:
             while number < summary.chunks or pending:
-                while number < summary.chunks and len(pending) < PREFETCH:
+                while number < summary.chunks and len(pending) < min(ahead, PREFETCH):
                     pending.append(
                         asyncio.ensure_future(self._repository.chunk(summary.path, number))
                     )
@@ -172,10 +205,3 @@ def _within(block: Block, steps: StepRange) -> Block:
     """The rows of ``block`` whose step is in ``steps``."""
     wanted = [index for index, step in enumerate(block[STEP]) if steps.holds(step)]
     return {key: [column[index] for index in wanted] for key, column in block.items()}
-
-
-def _dump(row: dict[str, Any], finite: bool) -> bytes:
-    # orjson writes NaN as null; rows that are not finite keep W&B's tokens through the stdlib.
-    if finite:
-        return orjson.dumps(row)
-    return json.dumps(row, separators=(",", ":")).encode()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -45,19 +46,12 @@ async def scan_history(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise bad_request(str(exc)) from None
     reader = HistoryReader(request.app[HISTORY])
-    rows, following = await reader.scan(
+    page = await reader.scan(
         summary, steps=_steps(request), keys=_keys(request), page_size=page_size, cursor=cursor
     )
-    # The rows are JSON texts already (mostly as stored): joined, not re-encoded.
-    body = b"".join(
-        [
-            b'{"rows":[',
-            b",".join(rows),
-            b'],"next":',
-            orjson.dumps(following.encode() if following else None),
-            b"}",
-        ]
-    )
+    answer = {"rows": page.rows, "next": page.next.encode() if page.next else None}
+    # orjson would write NaN as null; rows that are not finite keep W&B's tokens (stdlib).
+    body = orjson.dumps(answer) if page.finite else json.dumps(answer).encode()
     return web.Response(body=body, content_type="application/json")
 
 
