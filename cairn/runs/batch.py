@@ -224,7 +224,8 @@ def _cut(
 def _packed(
     rows: list[dict[str, Any]], limits: Limits, problems: list[str]
 ) -> Iterator[tuple[bytes, int]]:
-    """Bodies of ``rows``: one, or halves until each fits the text and body limits."""
+    """Bodies of ``rows``: one, or parts cut by the size measured until each fits the text
+    and body limits."""
     try:
         text = _ENCODER.encode(blocks_of(rows))
     except (TypeError, ValueError, RecursionError):
@@ -247,9 +248,12 @@ def _packed(
                 f"step {step}: a row of {len(text)} bytes exceeds {limits.max_text_bytes}"
             )
         return
-    half = math.ceil(len(rows) / 2)
-    yield from _packed(rows[:half], limits, problems)
-    yield from _packed(rows[half:], limits, problems)
+    # As many parts as the excess says (a tenth spare: rows differ in size), so a backlog of
+    # wide rows is encoded about twice, not once per halving.
+    over = len(body) / limits.max_body_bytes if body else len(text) / limits.max_text_bytes
+    size = math.ceil(len(rows) / min(len(rows), max(2, math.ceil(over * 1.1))))
+    for start in range(0, len(rows), size):
+        yield from _packed(rows[start : start + size], limits, problems)
 
 
 def _encodable(rows: list[dict[str, Any]], problems: list[str]) -> list[dict[str, Any]]:
