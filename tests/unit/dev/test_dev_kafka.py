@@ -33,6 +33,7 @@ def test_internal_topics_fit_one_node_and_groups_start_at_once() -> None:
     assert props["transaction.state.log.min.isr"] == "1"
     assert props["group.initial.rebalance.delay.ms"] == "0"
     assert props["auto.create.topics.enable"] == "false"
+    assert props["log.cleaner.dedupe.buffer.size"] == str(16 * 1024 * 1024)  # not 128 MiB
 
 
 def test_log4j2_logs_to_the_console_at_info() -> None:
