@@ -194,8 +194,7 @@ def stored_blocks(chunk: Document) -> tuple[list[Block], bool]:
     stored as NDJSON (before columns) gives a block per row."""
     text = gzip_codec.decompress(chunk["body"], GZIP_WBITS)
     if chunk.get("encoding", "ndjson+gzip") == "columns+gzip":
-        blocks, finite = read_json(text)
-        return blocks, finite
+        return read_json(text)
     rows = [read_json(line) for line in text.split(b"\n") if line and not line.isspace()]
     blocks = [{key: [value] for key, value in row.items()} for row, _ in rows]
     return blocks, all(finite for _, finite in rows)

@@ -18,10 +18,9 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from cairn_ingest.domain.history import STEP, Block
+from cairn_ingest.domain.history import NUMBERS, STEP, Block
 
 Row = dict[str, Any]
-NUMBERS = frozenset({int, float})
 
 
 class Sampler:
